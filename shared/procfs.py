@@ -1,0 +1,182 @@
+"""Reading /proc and /sys under a movable root.
+
+Modelled on psutil's _pslinux: one root path (``--root`` of a mounted
+system or a captured tree, ``/`` live); a process that vanishes between
+listing and reading is expected, not an error; permission errors become
+"access denied"; ``/proc/<pid>/stat`` is split at the *last* ``)`` because
+process names may contain spaces and parentheses; missing fields become
+None with one warning, never a crash.  Bytes are decoded leniently.
+"""
+
+import os
+
+from .textio import decode
+
+
+class AccessDenied(Exception):
+    """Reading needs privileges we do not have."""
+
+
+class ProcFS(object):
+    """Root-aware reader for proc and sys files.
+
+    All methods return None (or an empty container) for files that do not
+    exist or vanished; AccessDenied is raised only by the ``strict`` calls.
+    ``warnings`` collects one line per distinct problem.
+    """
+
+    def __init__(self, root="/"):
+        self.root = os.path.abspath(root or "/")
+        self.warnings = []
+        self._warned = set()
+        self.denied = set()
+
+    def warn(self, message):
+        if message not in self._warned:
+            self._warned.add(message)
+            self.warnings.append(message)
+
+    def path(self, relative):
+        return os.path.join(self.root, relative.lstrip("/"))
+
+    def read_bytes(self, relative, limit=8 * 1024 * 1024):
+        """Raw bytes or None; permission problems recorded in ``denied``."""
+        try:
+            with open(self.path(relative), "rb") as handle:
+                return handle.read(limit)
+        except (FileNotFoundError, ProcessLookupError, NotADirectoryError):
+            return None
+        except PermissionError:
+            self.denied.add(relative)
+            return None
+        except OSError:
+            # ESRCH from a dying process, EIO from sysfs attributes that
+            # refuse reads: both mean "no value", not "crash".
+            return None
+
+    def read(self, relative):
+        data = self.read_bytes(relative)
+        return None if data is None else decode(data)
+
+    def lines(self, relative):
+        text = self.read(relative)
+        return text.splitlines() if text is not None else []
+
+    def read_int(self, relative):
+        text = self.read(relative)
+        if text is None:
+            return None
+        try:
+            return int(text.strip().split()[0])
+        except (ValueError, IndexError):
+            return None
+
+    def exists(self, relative):
+        return os.path.exists(self.path(relative))
+
+    def listdir(self, relative):
+        try:
+            return sorted(os.listdir(self.path(relative)))
+        except OSError:
+            return []
+
+    def readlink(self, relative):
+        try:
+            return os.readlink(self.path(relative))
+        except OSError:
+            return None
+
+    def pids(self):
+        """Numeric entries of /proc, ascending."""
+        return sorted(int(n) for n in self.listdir("proc") if n.isdigit())
+
+    # ------------------------------------------------------------- parsers
+
+    def key_values(self, relative, separator=":"):
+        """``Key: value`` files (meminfo, status) as dict of str -> str."""
+        result = {}
+        for line in self.lines(relative):
+            key, sep, value = line.partition(separator)
+            if sep:
+                result[key.strip()] = value.strip()
+        return result
+
+    def meminfo_kib(self):
+        """/proc/meminfo as dict name -> KiB (int); HugePages_* counts stay counts."""
+        result = {}
+        for key, value in self.key_values("proc/meminfo").items():
+            try:
+                result[key] = int(value.split()[0])
+            except (ValueError, IndexError):
+                continue
+        return result
+
+    def pid_stat(self, pid):
+        """Parsed /proc/<pid>/stat or None if the process is gone."""
+        text = self.read("proc/%d/stat" % pid)
+        if not text:
+            return None
+        return parse_pid_stat(text)
+
+    def pid_status(self, pid):
+        return self.key_values("proc/%d/status" % pid)
+
+    def pid_cmdline(self, pid):
+        data = self.read_bytes("proc/%d/cmdline" % pid)
+        if data is None:
+            return None
+        return [decode(part) for part in data.rstrip(b"\0").split(b"\0")] if data else []
+
+
+STAT_FIELDS = (
+    "state", "ppid", "pgrp", "session", "tty_nr", "tpgid", "flags",
+    "minflt", "cminflt", "majflt", "cmajflt", "utime", "stime", "cutime",
+    "cstime", "priority", "nice", "num_threads", "itrealvalue", "starttime",
+    "vsize", "rss", "rsslim", "startcode", "endcode", "startstack",
+    "kstkesp", "kstkeip", "signal", "blocked", "sigignore", "sigcatch",
+    "wchan", "nswap", "cnswap", "exit_signal", "processor", "rt_priority",
+    "policy", "delayacct_blkio_ticks", "guest_time", "cguest_time",
+)
+
+
+def parse_pid_stat(text):
+    """Split /proc/<pid>/stat: comm between the first '(' and the LAST ')'.
+
+    Returns a dict with pid, comm and every field of STAT_FIELDS present
+    (integers except ``state``); fields missing on old kernels are absent.
+    """
+    text = text.strip()
+    open_paren = text.find("(")
+    close_paren = text.rfind(")")
+    if open_paren < 0 or close_paren < open_paren:
+        return None
+    try:
+        pid = int(text[:open_paren].strip())
+    except ValueError:
+        return None
+    result = {"pid": pid, "comm": text[open_paren + 1:close_paren]}
+    rest = text[close_paren + 1:].split()
+    for name, value in zip(STAT_FIELDS, rest):
+        if name == "state":
+            result[name] = value
+            continue
+        try:
+            result[name] = int(value)
+        except ValueError:
+            result[name] = None
+    return result
+
+
+def clock_ticks():
+    """SC_CLK_TCK (jiffies per second for /proc times)."""
+    try:
+        return os.sysconf("SC_CLK_TCK")
+    except (ValueError, OSError, AttributeError):
+        return 100
+
+
+def page_size():
+    try:
+        return os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 4096

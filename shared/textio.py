@@ -1,0 +1,331 @@
+"""Opening logs and text files: compression by content, lenient decoding.
+
+Rescue tools meet rotated and compressed logs, truncated downloads, NUL
+padding left by a crash, binary junk and megabyte-long lines.  Everything
+here degrades to "the lines we could read, plus one warning", never an
+exception escaping to the user.
+"""
+
+import bz2
+import gzip
+import io
+import lzma
+import os
+import zlib
+
+# A line longer than this is cut (the rest is still consumed, not returned):
+# nothing useful lives past it and keeping it would unbound memory.
+MAX_LINE = 64 * 1024
+
+MAGIC = (
+    (b"\x1f\x8b", "gzip"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"BZh", "bzip2"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"\x5d\x00\x00", "lzma"),
+)
+
+
+class Unreadable(Exception):
+    """A file that cannot be read at all; the message says why and what to do."""
+
+
+def sniff_compression(head):
+    """Name the compression of a file from its first bytes, or None."""
+    for magic, name in MAGIC:
+        if head.startswith(magic):
+            if name == "bzip2" and (len(head) < 4 or head[3:4] not in b"123456789"):
+                continue
+            return name
+    return None
+
+
+def wrap_decompressor(raw, kind):
+    """A binary stream that decompresses ``raw`` (a binary file object)."""
+    if kind == "gzip":
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if kind in ("xz", "lzma"):
+        return lzma.LZMAFile(raw, mode="rb")
+    if kind == "bzip2":
+        return bz2.BZ2File(raw, mode="rb")
+    if kind == "zstd":
+        raise Unreadable("zstd-compressed (Python has no zstd module; decompress it first with "
+                         "'zstd -d FILE', or install zstd and retry)")
+    return raw
+
+
+def open_binary_stream(raw):
+    """Peek at ``raw`` (a seekable or buffered binary stream) and decompress by content."""
+    if not hasattr(raw, "peek"):
+        raw = io.BufferedReader(raw) if isinstance(raw, io.RawIOBase) else _Peekable(raw)
+    head = raw.peek(8)[:8]
+    return wrap_decompressor(raw, sniff_compression(head))
+
+
+class _Peekable(io.RawIOBase):
+    """Give any binary file object a ``peek`` (tar members and pipes lack one)."""
+
+    def __init__(self, inner):
+        io.RawIOBase.__init__(self)
+        self._inner = inner
+        self._buffer = b""
+
+    def readable(self):
+        return True
+
+    def peek(self, size=1):
+        if len(self._buffer) < size:
+            self._buffer += self._inner.read(size - len(self._buffer)) or b""
+        return self._buffer
+
+    def readinto(self, target):
+        want = len(target)
+        if self._buffer:
+            chunk, self._buffer = self._buffer[:want], self._buffer[want:]
+        else:
+            chunk = self._inner.read(want) or b""
+        target[:len(chunk)] = chunk
+        return len(chunk)
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            data = self._buffer + (self._inner.read() or b"")
+            self._buffer = b""
+            return data
+        if self._buffer:
+            chunk, self._buffer = self._buffer[:size], self._buffer[size:]
+            if len(chunk) < size:
+                chunk += self._inner.read(size - len(chunk)) or b""
+            return chunk
+        return self._inner.read(size) or b""
+
+    def readline(self, size=-1):
+        # Serve the peeked bytes first, then delegate.
+        if self._buffer:
+            cut = self._buffer.find(b"\n")
+            if cut >= 0 and (size < 0 or cut < size):
+                line, self._buffer = self._buffer[:cut + 1], self._buffer[cut + 1:]
+                return line
+            head, self._buffer = self._buffer, b""
+            more = size - len(head) if size >= 0 else -1
+            return head + (self._inner.readline(more) if more != 0 else b"")
+        return self._inner.readline(size)
+
+    def close(self):
+        try:
+            self._inner.close()
+        finally:
+            io.RawIOBase.close(self)
+
+
+def open_path(path):
+    """Open a file for binary reading, decompressing by content.
+
+    Raises Unreadable with a message naming the cause and the fix.
+    """
+    try:
+        raw = open(path, "rb")
+    except IsADirectoryError:
+        raise Unreadable("is a directory")
+    except PermissionError:
+        raise Unreadable("permission denied (run as root, or copy the file somewhere readable)")
+    except FileNotFoundError:
+        raise Unreadable("no such file")
+    except OSError as error:
+        raise Unreadable(error.strerror or str(error))
+    try:
+        return open_binary_stream(raw)
+    except Unreadable:
+        raw.close()
+        raise
+
+
+def decode(data):
+    """Bytes to text, never failing: UTF-8, bad bytes replaced, NULs dropped."""
+    if b"\x00" in data:
+        data = data.replace(b"\x00", b"")
+    return data.decode("utf-8", "replace")
+
+
+class LineReader(object):
+    """Iterate over the decoded lines of a binary stream, with problems noted.
+
+    Yields ``(lineno, text)`` with the newline and a trailing CR removed.
+    After iteration, ``problem`` holds a one-line description of what cut
+    the read short (truncated compression, I/O error), or None.
+    """
+
+    def __init__(self, stream, max_line=MAX_LINE):
+        self.stream = stream
+        self.max_line = max_line
+        self.problem = None
+        self.cut_lines = 0
+        self.binary_lines = 0
+
+    def __iter__(self):
+        lineno = 0
+        readline = self.stream.readline
+        limit = self.max_line
+        while True:
+            try:
+                raw = readline(limit + 1)
+            except (EOFError, zlib.error, lzma.LZMAError, OSError, ValueError) as error:
+                self.problem = describe_read_error(error)
+                return
+            if not raw:
+                return
+            if len(raw) > limit and not raw.endswith(b"\n"):
+                self.cut_lines += 1
+                raw = raw[:limit]
+                if not self._skip_rest_of_line():
+                    return
+            lineno += 1
+            text = decode(raw.rstrip(b"\n").rstrip(b"\r"))
+            yield lineno, text
+
+    def _skip_rest_of_line(self):
+        """Consume the remainder of an over-long line; False when the stream ended."""
+        while True:
+            try:
+                more = self.stream.readline(1 << 20)
+            except (EOFError, zlib.error, lzma.LZMAError, OSError, ValueError) as error:
+                self.problem = describe_read_error(error)
+                return False
+            if not more:
+                return True
+            if more.endswith(b"\n"):
+                return True
+
+
+def describe_read_error(error):
+    """One line for a read that failed part-way."""
+    if isinstance(error, EOFError):
+        return "compressed data ends early (truncated file; the lines before the cut were read)"
+    if isinstance(error, (zlib.error, lzma.LZMAError)) or "CRC" in str(error) or "Invalid data" in str(error):
+        return "corrupt compressed data (%s; the lines before it were read)" % (error,)
+    if isinstance(error, OSError) and error.strerror:
+        return "read error: %s (the lines before it were read)" % (error.strerror,)
+    return "read error: %s (the lines before it were read)" % (error,)
+
+
+def looks_binary(head):
+    """True when the first bytes of a decompressed stream are not text.
+
+    NUL bytes are ignored: a log written when the machine lost power often
+    holds runs of NULs (preallocated blocks) between real lines.  Other
+    control characters beyond tab, newline, CR, form feed and ESC (colour
+    codes) are rare in text and common in binary data.
+    """
+    sample = head[:4096].replace(b"\x00", b"")
+    if not sample:
+        return False
+    control = sum(1 for byte in bytearray(sample) if byte < 32 and byte not in (9, 10, 12, 13, 27))
+    return control * 33 > len(sample)
+
+
+def read_text(path, limit=16 * 1024 * 1024):
+    """Whole small text file, decoded leniently; raises Unreadable."""
+    stream = open_path(path)
+    try:
+        data = stream.read(limit)
+    except (EOFError, zlib.error, lzma.LZMAError, OSError) as error:
+        raise Unreadable(describe_read_error(error))
+    finally:
+        stream.close()
+    return decode(data)
+
+
+def file_mtime(path):
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return None
+
+
+class MatchScanner(object):
+    """Yield only the lines of a binary stream that match a bytes regex, fast.
+
+    Scanning a multi-gigabyte log line by line in Python is ten times
+    slower than grep; searching big chunks with one compiled regex and
+    counting newlines in C keeps us near grep's speed.  Yields
+    ``(lineno, text)`` for matching lines (decoded leniently, cut at
+    MAX_LINE), and, when ``previous`` is set, each match carries the line
+    before it as ``self.before`` (the last line of a boot is the line
+    before the next banner).  After iteration: ``lines`` is the number of
+    lines, ``last_line`` the final line, ``problem`` a read problem.
+    """
+
+    CHUNK = 4 * 1024 * 1024
+
+    def __init__(self, stream, regex, previous=False):
+        self.stream = stream
+        self.regex = regex
+        self.previous = previous
+        self.before = None
+        self.lines = 0
+        self.last_line = None
+        self.problem = None
+
+    def __iter__(self):
+        carry = b""
+        lineno = 0
+        search = self.regex.search
+        while True:
+            try:
+                block = self.stream.read(self.CHUNK)
+            except (EOFError, zlib.error, lzma.LZMAError, OSError, ValueError) as error:
+                self.problem = describe_read_error(error)
+                block = b""
+            if not block:
+                data = carry
+                carry = b""
+                final = True
+            else:
+                data = carry + block
+                cut = data.rfind(b"\n")
+                if cut < 0:
+                    if len(data) > MAX_LINE * 16:
+                        data = data[:MAX_LINE] + b"\n"  # one absurd line: keep its head
+                        carry = b""
+                    else:
+                        carry = data
+                        continue
+                else:
+                    carry = data[cut + 1:]
+                    data = data[:cut + 1]
+                final = False
+            position = 0
+            counted_to = 0
+            while True:
+                match = search(data, position)
+                if not match:
+                    break
+                start = data.rfind(b"\n", 0, match.start()) + 1
+                end = data.find(b"\n", match.end())
+                if end < 0:
+                    end = len(data)
+                lineno += data.count(b"\n", counted_to, start)
+                counted_to = start
+                if self.previous:
+                    prev_start = data.rfind(b"\n", 0, max(0, start - 1)) + 1 if start else 0
+                    self.before = decode(data[prev_start:max(prev_start, start - 1)]) if start else self.before
+                line = data[start:end]
+                if len(line) > MAX_LINE:
+                    line = line[:MAX_LINE]
+                yield lineno + 1, decode(line.rstrip(b"\r"))
+                position = end + 1
+                if position >= len(data):
+                    break
+            lineno += data.count(b"\n", counted_to)
+            if data:
+                tail = data.rstrip(b"\n")
+                last_start = tail.rfind(b"\n") + 1
+                if tail:
+                    self.last_line = decode(tail[last_start:][:MAX_LINE].rstrip(b"\r"))
+                    if self.previous:
+                        self.before = self.last_line
+                if not data.endswith(b"\n"):
+                    lineno += 1
+            if final:
+                break
+        self.lines = lineno
