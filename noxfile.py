@@ -59,7 +59,7 @@ def lint(session):
     session.run("python3", "-m", "pip", "install", "-q", "ruff==0.17.5", "vermin==1.9.2", external=True)
     session.run("python3", "-m", "ruff", "check", "--select", "E9,F", "--line-length", "120",
                 "shared", "scripts", "tests", "devtools", "noxfile.py", external=True)
-    session.run("python3", "-m", "vermin", "--no-tips", "--violations", "-t=3.6-", "--eval-annotations",
+    session.run("vermin", "--no-tips", "--violations", "-t=3.6-", "--eval-annotations",
                 "--backport", "typing", "shared", "scripts", external=True)
 
 

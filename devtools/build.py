@@ -203,6 +203,14 @@ def _rk_install():
 
     sys.meta_path.insert(0, _MemoryImporter())
 
+    def _excepthook(kind, value, trace):
+        # Before 3.7 or so the default hook reads source lines from disk by
+        # file name; the traceback module reads them from linecache.
+        import traceback
+        traceback.print_exception(kind, value, trace)
+
+    sys.excepthook = _excepthook
+
 
 def main(argv=None):
     _rk_install()
