@@ -253,18 +253,61 @@ class MatchScanner(object):
     before it as ``self.before`` (the last line of a boot is the line
     before the next banner).  After iteration: ``lines`` is the number of
     lines, ``last_line`` the final line, ``problem`` a read problem.
+
+    ``follow(n)`` (called by the consumer between two yields) makes the
+    scanner also yield the next ``n`` lines whether they match or not, like
+    ``grep -A``: a parser that found the start of a multi-line record reads
+    the rest of it and no more.
+
+    ``anchors`` (optional, a sequence of bytes literals): every line the
+    regex can match contains at least one of them.  The scanner then finds
+    candidate lines with ``bytes.find`` (several times faster than a regex
+    alternation in Python's ``re``) and confirms each with the regex on
+    that line alone, so ``^``/``$`` need ``re.M``.  ``offset`` is the byte
+    offset of the line just yielded in the (decompressed) stream, and
+    ``length`` the bytes read after iteration: callers can come back to a
+    region around a match.
     """
 
     CHUNK = 4 * 1024 * 1024
 
-    def __init__(self, stream, regex, previous=False):
+    def __init__(self, stream, regex, previous=False, anchors=None):
         self.stream = stream
         self.regex = regex
         self.previous = previous
+        self.anchors = tuple(anchors) if anchors else None
         self.before = None
         self.lines = 0
         self.last_line = None
         self.problem = None
+        self.offset = None
+        self.length = 0
+        self._follow = 0
+
+    def _candidates(self, data, size):
+        """Starts of the lines of ``data`` that hold an anchor and match, in order."""
+        search = self.regex.search
+        seen = set()
+        starts = []
+        for anchor in self.anchors:
+            found = data.find(anchor)
+            while found >= 0:
+                start = data.rfind(b"\n", 0, found) + 1
+                end = data.find(b"\n", found)
+                if end < 0:
+                    end = size
+                if start not in seen:
+                    seen.add(start)
+                    if search(data, start, end):
+                        starts.append(start)
+                found = data.find(anchor, end + 1)
+        starts.sort()
+        return starts
+
+    def follow(self, count):
+        """Also yield the next ``count`` lines after the current one (at least)."""
+        if count > self._follow:
+            self._follow = count
 
     def __iter__(self):
         carry = b""
@@ -294,29 +337,48 @@ class MatchScanner(object):
                     carry = data[cut + 1:]
                     data = data[:cut + 1]
                 final = False
-            position = 0
-            counted_to = 0
-            while True:
-                match = search(data, position)
-                if not match:
-                    break
-                start = data.rfind(b"\n", 0, match.start()) + 1
-                end = data.find(b"\n", match.end())
+            size = len(data)
+            position = 0          # start of the next line not yet counted
+            if self.anchors:
+                candidates = self._candidates(data, size)
+                next_candidate = 0
+            while position < size:
+                if self._follow > 0:
+                    start = position
+                    self._follow -= 1
+                elif self.anchors:
+                    while next_candidate < len(candidates) and candidates[next_candidate] < position:
+                        next_candidate += 1
+                    if next_candidate >= len(candidates):
+                        break
+                    start = candidates[next_candidate]
+                    next_candidate += 1
+                    lineno += data.count(b"\n", position, start)
+                else:
+                    match = search(data, position)
+                    if not match:
+                        break
+                    newline = data.rfind(b"\n", position, match.start())
+                    start = newline + 1 if newline >= 0 else position
+                    lineno += data.count(b"\n", position, start)
+                end = data.find(b"\n", start)
                 if end < 0:
-                    end = len(data)
-                lineno += data.count(b"\n", counted_to, start)
-                counted_to = start
+                    end = size
                 if self.previous:
-                    prev_start = data.rfind(b"\n", 0, max(0, start - 1)) + 1 if start else 0
-                    self.before = decode(data[prev_start:max(prev_start, start - 1)]) if start else self.before
+                    if start:
+                        prev_start = data.rfind(b"\n", 0, start - 1) + 1
+                        self.before = decode(data[prev_start:start - 1].rstrip(b"\r"))
                 line = data[start:end]
                 if len(line) > MAX_LINE:
                     line = line[:MAX_LINE]
-                yield lineno + 1, decode(line.rstrip(b"\r"))
+                lineno += 1
                 position = end + 1
-                if position >= len(data):
-                    break
-            lineno += data.count(b"\n", counted_to)
+                self.offset = self.length + start
+                yield lineno, decode(line.rstrip(b"\r"))
+            if position < size:
+                lineno += data.count(b"\n", position)
+                if not data.endswith(b"\n"):
+                    lineno += 1
             if data:
                 tail = data.rstrip(b"\n")
                 last_start = tail.rfind(b"\n") + 1
@@ -324,8 +386,7 @@ class MatchScanner(object):
                     self.last_line = decode(tail[last_start:][:MAX_LINE].rstrip(b"\r"))
                     if self.previous:
                         self.before = self.last_line
-                if not data.endswith(b"\n"):
-                    lineno += 1
+            self.length += size
             if final:
                 break
         self.lines = lineno
