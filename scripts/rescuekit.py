@@ -25,6 +25,7 @@ TOOL = "rescuekit"
 
 # The registry: (name, one-line summary).  A tool is listed here when it lands.
 TOOLS = (
+    ("kdumpsetup", "make a box ready to capture its next kernel crash, safely and reversibly"),
 )
 
 EXAMPLES = """\
