@@ -25,6 +25,8 @@ TOOL = "rescuekit"
 
 # The registry: (name, one-line summary).  A tool is listed here when it lands.
 TOOLS = (
+    ("triage", "is this box CPU-, memory-, I/O- or network-bound? The verdict, with evidence"),
+    ("procstat", "vmstat, mpstat, pidstat, iostat -x and sar -n DEV from /proc and /sys alone"),
     ("kdumpsetup", "make a box ready to capture its next kernel crash, safely and reversibly"),
 )
 

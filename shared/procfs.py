@@ -30,6 +30,7 @@ class ProcFS(object):
         self.warnings = []
         self._warned = set()
         self.denied = set()
+        self.denied_count = 0
 
     def warn(self, message):
         if message not in self._warned:
@@ -53,6 +54,28 @@ class ProcFS(object):
             # ESRCH from a dying process, EIO from sysfs attributes that
             # refuse reads: both mean "no value", not "crash".
             return None
+
+    def read_raw(self, relative, limit=65536):
+        """Bytes with a single open/read: the cheap path for files read every
+        interval for every process (samplers).  None when missing, vanished or
+        refused; refusals are counted in ``denied_count`` rather than listed in
+        ``denied`` (per-process paths would grow that set without end)."""
+        try:
+            fd = os.open(self.root.rstrip("/") + "/" + relative.lstrip("/"), os.O_RDONLY)
+        except PermissionError:
+            self.denied_count += 1
+            return None
+        except (OSError, ValueError):
+            return None
+        try:
+            return os.read(fd, limit)
+        except PermissionError:
+            self.denied_count += 1
+            return None
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
 
     def read(self, relative):
         data = self.read_bytes(relative)
