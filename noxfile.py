@@ -90,9 +90,16 @@ def binaries(session):
 
 @nox.session(python=False)
 def bench(session):
-    """Time our tools against the reference tools on the same input, print ratios."""
+    """Time our tools against the reference tools on the same input, print ratios.
+
+    `nox -s bench` runs every devtools/bench_<tool>.py; `nox -s bench -- oops bootlog`
+    runs the named ones.  Each prints one summary line per comparison with the ratio.
+    """
     scripts = sorted(glob.glob(os.path.join(ROOT, "devtools", "bench_*.py")))
+    if session.posargs:
+        wanted = set(session.posargs)
+        scripts = [s for s in scripts if os.path.basename(s)[len("bench_"):-3] in wanted]
     if not scripts:
-        session.skip("no benchmarks yet")
+        session.skip("no benchmarks match")
     for script in scripts:
-        session.run("python3", script, *session.posargs, external=True)
+        session.run("python3", script, external=True)
