@@ -28,6 +28,7 @@ TOOLS = (
     ("triage", "is this box CPU-, memory-, I/O- or network-bound? The verdict, with evidence"),
     ("procstat", "vmstat, mpstat, pidstat, iostat -x and sar -n DEV from /proc and /sys alone"),
     ("kdumpsetup", "make a box ready to capture its next kernel crash, safely and reversibly"),
+    ("toaster", "repeatable, measured, safe load on CPU, memory, disk and network"),
 )
 
 EXAMPLES = """\
