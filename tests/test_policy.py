@@ -128,7 +128,9 @@ def test_nothing_runs_at_import(relative):
 def normalise_help(text):
     """--help as words: argparse wraps and titles differently across Python versions."""
     text = text.replace("optional arguments:", "options:")
-    return " ".join(text.split())
+    text = " ".join(text.split())
+    # 3.9 shortened nargs="*" in usage lines from "[X [X ...]]" to "[X ...]".
+    return re.sub(r"\[(\S+) \[\1 \.\.\.\]\]", r"[\1 ...]", text)
 
 
 def registered_tools():
