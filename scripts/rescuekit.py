@@ -25,10 +25,14 @@ TOOL = "rescuekit"
 
 # The registry: (name, one-line summary).  A tool is listed here when it lands.
 TOOLS = (
-    ("triage", "is this box CPU-, memory-, I/O- or network-bound? The verdict, with evidence"),
-    ("procstat", "vmstat, mpstat, pidstat, iostat -x and sar -n DEV from /proc and /sys alone"),
-    ("kdumpsetup", "make a box ready to capture its next kernel crash, safely and reversibly"),
+    ("triage", "CPU-, memory-, I/O- or network-bound? The verdict, with evidence"),
+    ("procstat", "vmstat, mpstat, pidstat, iostat -x, sar -n DEV from /proc and /sys"),
+    ("perfcollect", "unattended recording in a disk budget, triggers, analysis"),
+    ("oops", "find and explain kernel crashes, lockups, stalls, OOM kills"),
+    ("bootlog", "boot and shutdown timeline: when it rebooted, and was it clean"),
+    ("kdumpsetup", "make a box ready to capture its next kernel crash, reversibly"),
     ("toaster", "repeatable, measured, safe load on CPU, memory, disk and network"),
+    ("report", "sosreport, supportconfig or a root turned into one readable report"),
 )
 
 EXAMPLES = """\

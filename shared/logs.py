@@ -39,7 +39,7 @@ caller: printk caller id ('T1234' / 'C1') when present."""
 JOURNAL_MARKER = re.compile(r"^-- (?:Reboot|Boot [0-9a-f]{32}|Logs begin at .*|Journal begins at .*|"
                             r"No entries|Subsequent journal entries.*) --$")
 
-_KMSG = re.compile(r"^\s*\[\s*(?P<mono>\d+\.\d+)\](?:\s*\[\s*(?P<caller>[TC]\d+)\])?\s?(?P<msg>.*)$")
+_KMSG = re.compile(r"^\s*(?:<\d{1,3}>)?\[\s*(?P<mono>\d+\.\d+)\](?:\s*\[\s*(?P<caller>[TC]\d+)\])?\s?(?P<msg>.*)$")
 _DMESG_T = re.compile(r"^\[(?:[A-Z][a-z]{2} )?(?P<mon>[A-Z][a-z]{2}) {1,2}(?P<d>\d{1,2}) "
                       r"(?P<h>\d{2}):(?P<mi>\d{2}):(?P<s>\d{2})(?: (?P<y>\d{4}))?\]\s?(?P<msg>.*)$")
 _ISO_PREFIX = re.compile(r"^(?P<stamp>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?"
@@ -62,6 +62,7 @@ class LineParser(object):
     def __init__(self, mtime=None, utc=False):
         self.years = timeparse.YearInference(mtime=mtime, utc=utc)
         self.utc = utc
+        self._last_3164 = (None, None)    # (stamp text to the second, epoch): many lines share a second
 
     def parse(self, line):
         """A Record for a sources.Line (or a str)."""
@@ -81,8 +82,16 @@ class LineParser(object):
             month = MONTHS.get(match.group("mon").lower())
             if month:
                 frac = float(match.group("frac")) if match.group("frac") else 0.0
-                stamp = self.years.epoch(month, int(match.group("d")), int(match.group("h")),
-                                         int(match.group("mi")), int(match.group("s")), frac)
+                second = text[:match.end("s")]
+                if second == self._last_3164[0]:
+                    # Same second as the line before: same month, so the year
+                    # inference would not move either.
+                    whole = self._last_3164[1]
+                else:
+                    whole = self.years.epoch(month, int(match.group("d")), int(match.group("h")),
+                                             int(match.group("mi")), int(match.group("s")))
+                    self._last_3164 = (second, whole)
+                stamp = whole + frac if whole is not None else None
                 rest = match.group("rest")
         if rest is None:
             match = _ISO_PREFIX.match(text)
@@ -118,6 +127,10 @@ class LineParser(object):
         if rest is None:
             # No wall clock: raw dmesg or a console line.
             return self._kernel_body(text, line, None, False, None, None, None)
+        if rest.startswith("[") and _KMSG.match(rest):
+            # A console capture stamped by the capturing tool (conserver,
+            # ipmitool sol, test labs): "<capture time> [ mono] message".
+            return self._kernel_body(rest, line, stamp, zone_known, None, None, None)
         tagged = _HOST_TAG.match(rest)
         if tagged:
             host, program, pid, message = (tagged.group("host"), tagged.group("prog"),

@@ -43,8 +43,24 @@ class ProcFS(object):
     def read_bytes(self, relative, limit=8 * 1024 * 1024):
         """Raw bytes or None; permission problems recorded in ``denied``."""
         try:
-            with open(self.path(relative), "rb") as handle:
-                return handle.read(limit)
+            with open(self.path(relative), "rb", buffering=0) as handle:
+                # Reads of at most 1 MiB at a time: /proc/sys handlers
+                # allocate the whole read size and fail a large read with
+                # ENOMEM (seen on 6.x: an 8 MiB read of .../boot_id).
+                chunks = []
+                left = limit
+                while left > 0:
+                    try:
+                        chunk = handle.read(min(left, 1024 * 1024))
+                    except OSError:
+                        if not chunks:
+                            raise
+                        break  # an attribute that refuses a second read: keep the first
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    left -= len(chunk)
+                return b"".join(chunks)
         except (FileNotFoundError, ProcessLookupError, NotADirectoryError):
             return None
         except PermissionError:

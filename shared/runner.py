@@ -100,6 +100,58 @@ def run(argv, timeout=DEFAULT_TIMEOUT, cap=DEFAULT_CAP, stdin_data=None, env=Non
                          stdout, stderr, duration, status)
 
 
+def spawn(argv, stdout_path, stderr_path=None, env=None, cwd=None):
+    """Start a long-running child (sysstat beside a recording) writing to files.
+
+    Same rules as ``run``: no shell, ``LC_ALL=C``, its own session (so
+    ``stop_child`` can end it and anything it forked, by its PID), our
+    memory cap lifted.  Returns ``(process, None)`` or ``(None, status
+    text)`` with "not available" when the binary is missing.
+    """
+    argv = [str(a) for a in argv]
+    try:
+        out = open(stdout_path, "ab")
+    except OSError as error:
+        return None, "error: %s: %s" % (stdout_path, error.strerror or error)
+    try:
+        err = open(stderr_path, "ab") if stderr_path else subprocess.STDOUT
+    except OSError as error:
+        out.close()
+        return None, "error: %s: %s" % (stderr_path, error.strerror or error)
+    try:
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                   env=command_env(env), cwd=cwd, close_fds=True, start_new_session=True,
+                                   preexec_fn=manners.child_setup if manners.memory_capped() else None)
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return None, "not available"
+    except OSError as error:
+        return None, "error: %s" % error
+    finally:
+        out.close()
+        if err is not subprocess.STDOUT:
+            err.close()
+    return process, None
+
+
+def stop_child(process, timeout=5.0):
+    """End a child started by ``spawn``: SIGTERM to its process group (its PID), then SIGKILL."""
+    if process.poll() is not None:
+        return process.returncode
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, timeout)):
+        try:
+            os.killpg(process.pid, sig)
+        except OSError:
+            try:
+                process.send_signal(sig)
+            except OSError:
+                pass
+        try:
+            return process.wait(wait)
+        except subprocess.TimeoutExpired:
+            continue
+    return process.poll()
+
+
 def _kill_group(process):
     # The child runs in its own session: kill its whole group, since tools
     # like journalctl spawn pagers and helpers that would outlive it.
@@ -146,3 +198,42 @@ class RecordingRunner(object):
             return CommandResult(argv, None, "", "%s: not available" % argv[0], 0.0, "not available")
         rc, out, err = answer
         return CommandResult(argv, rc, out, err, 0.0, "ok" if rc == 0 else "failed")
+
+
+# (The lead renamed this from a second `spawn`, which silently replaced the
+# file-writing `spawn` above; keep names unique in this module.)
+def stream_output(argv, env=None):
+    """Start ``argv`` with its stdout as a pipe for streaming (no shell, LC_ALL=C,
+    own session); None when it cannot start.  End it with ``finish_stream``."""
+    try:
+        return subprocess.Popen([str(a) for a in argv], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=command_env(env), close_fds=True, start_new_session=True,
+                                preexec_fn=manners.child_setup if manners.memory_capped() else None)
+    except OSError:
+        return None
+
+
+def finish_stream(process, timeout=10.0):
+    """Close a ``stream_output`` process: drain, wait (kill its group after ``timeout``);
+    returns None when it exited 0, else a one-line problem."""
+    try:
+        process.stdout.close()
+    except OSError:
+        pass
+    try:
+        err = process.stderr.read(65536)
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        process.wait()
+        return "did not finish in %d s (killed)" % timeout
+    finally:
+        try:
+            process.stderr.close()
+        except OSError:
+            pass
+    if process.returncode not in (0, None) and process.returncode != -13:
+        text = err.decode("utf-8", "replace").strip().splitlines()
+        return "exit status %d%s" % (process.returncode, (": " + text[-1][:200]) if text else "")
+    return None

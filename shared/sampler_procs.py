@@ -81,8 +81,25 @@ def parse_io_bytes(data):
     return result
 
 
-def scan(pfs, want_io=True, want_status=True):
-    """{pid: raw counters} for every process under the root's /proc."""
+_CARRIED = ("vcs", "nvcs", "uid", "rb", "wb", "cwb")
+
+
+def _idle_since(old, proc):
+    """The same process, no CPU time used since ``old`` and not running or in D state."""
+    return (old is not None and old.get("start") == proc["start"] and old.get("utime") == proc["utime"]
+            and old.get("stime") == proc["stime"] and proc["state"] not in ("R", "D") and "uid" in old)
+
+
+def scan(pfs, want_io=True, want_status=True, previous=None):
+    """{pid: raw counters} for every process under the root's /proc.
+
+    ``previous`` (an earlier scan): processes idle since then (no CPU time
+    used, not R or D) keep its status and io counters instead of having
+    those two files read again -- two thirds of the cost of a scan on a box
+    of sleeping daemons.  A process that sleeps but still switches context
+    or does I/O without using a clock tick has those counts attributed at
+    its next full read.
+    """
     result = {}
     denied_io = 0
     for pid in pfs.pids():
@@ -94,6 +111,14 @@ def scan(pfs, want_io=True, want_status=True):
         if proc is None:
             pfs.warn("unreadable /proc/<pid>/stat lines skipped (truncated or mangled files)")
             continue
+        if previous is not None:
+            old = previous.get(pid)
+            if _idle_since(old, proc):
+                for key in _CARRIED:
+                    if key in old:
+                        proc[key] = old[key]
+                result[pid] = proc
+                continue
         if want_status:
             status = pfs.read_raw(folder + "status", 4096)
             if status:

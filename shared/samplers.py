@@ -284,10 +284,13 @@ class Sampler(object):
     views: which parts to read (VIEWS); fewer views cost less.
     runner: for ``tc`` (qdisc statistics, only with qdisc=True, live only).
     clock / wall: injectable monotonic and epoch clocks (tests, perfcollect).
+    lazy_details: re-read /proc/<pid>/status and io only for processes that
+    used CPU or are R/D since the previous snapshot (all every 30 snapshots);
+    perfcollect's low-overhead mode.
     """
 
     def __init__(self, root="/", views=VIEWS, procfs=None, runner=None, qdisc=False,
-                 clock=None, wall=None, process_details=True, partitions=False):
+                 clock=None, wall=None, process_details=True, partitions=False, lazy_details=False):
         self.procfs = procfs or procfs_module.ProcFS(root)
         self.live = os.path.abspath(root or "/") == "/"
         self.views = tuple(views)
@@ -303,6 +306,9 @@ class Sampler(object):
             self.wall = wall or self._tree_time
         self.process_details = process_details
         self.partitions = partitions
+        # perfcollect: re-read status/io only of processes that ran (see sampler_procs.scan)
+        self.lazy_details = lazy_details
+        self._last_procs = None
         self.ticks = procfs_module.clock_ticks()
         self.page_kb = procfs_module.page_size() // 1024
         self.users = None
@@ -353,7 +359,9 @@ class Sampler(object):
         if self.want("psi") or self.want("memory"):
             snap["psi"] = read_psi(pfs)
         if self.want("procs"):
-            snap["procs"] = sampler_procs.scan(pfs)
+            previous = self._last_procs if self.lazy_details and not refresh else None
+            snap["procs"] = sampler_procs.scan(pfs, previous=previous)
+            self._last_procs = snap["procs"]
         if self.want("disks"):
             snap["disks"] = sampler_disks.read_diskstats(pfs)
         if self.want("net"):

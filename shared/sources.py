@@ -19,7 +19,9 @@ import os
 import posixpath
 import re
 import shlex
+import lzma
 import tarfile
+import zlib
 
 from . import textio
 from .textio import Unreadable
@@ -226,6 +228,88 @@ class DirTree(_Tree):
             return None
 
 
+def _one_line(error, limit=300):
+    """An exception as one short line (3.13's tarfile errors span several)."""
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+class Digest(object):
+    """What was kept of a big member read in one pass: numbered lines.
+
+    ``lines``: [(lineno, text)] in file order (matching lines, then the
+    tail); ``lines_total``: lines in the member; ``dropped``: matching lines
+    not kept (oldest first) because of the byte budget; ``problem``: a read
+    problem (truncated compression)."""
+
+    def __init__(self, size):
+        self.size = size
+        self.lines = collections.deque()
+        self.kept_bytes = 0
+        self.dropped = 0
+        self.lines_total = 0
+        self.problem = None
+        self.tail_from = None
+
+    def add(self, lineno, text, budget):
+        self.lines.append((lineno, text))
+        self.kept_bytes += len(text) + 1
+        while self.kept_bytes > budget and self.lines:
+            _, old = self.lines.popleft()
+            self.kept_bytes -= len(old) + 1
+            self.dropped += 1
+
+    def finish(self, tail_bytes, total, cut=True):
+        tail = tail_bytes.split(b"\n")
+        if tail and tail[-1] == b"":
+            tail.pop()
+        if cut and len(tail) > 1:
+            tail = tail[1:]  # the first piece is a partial line
+        first = total - len(tail) + 1
+        self.tail_from = first
+        kept = [item for item in self.lines if item[0] < first]
+        kept.extend((first + index, textio.decode(raw.rstrip(b"\r")[:textio.MAX_LINE]))
+                    for index, raw in enumerate(tail))
+        self.lines = kept
+
+    def note(self):
+        return ("read in one pass (%d MiB): kept %d matching line(s)%s and the lines from %s on"
+                % (self.size >> 20, sum(1 for n, _ in self.lines if n < (self.tail_from or 0)),
+                   " (%d older ones dropped)" % self.dropped if self.dropped else "",
+                   self.tail_from))
+
+    def text(self):
+        return "".join(text + "\n" for _, text in self.lines)
+
+
+class _TailKeeper(object):
+    """A read-through stream that remembers the last ``limit`` bytes."""
+
+    def __init__(self, stream, limit):
+        self.stream = stream
+        self.limit = limit
+        self.chunks = collections.deque()
+        self.held = 0
+        self.cut = False
+
+    def read(self, size=-1):
+        data = self.stream.read(size)
+        if data:
+            self.chunks.append(data)
+            self.held += len(data)
+            while self.held - len(self.chunks[0]) >= self.limit:
+                self.held -= len(self.chunks.popleft())
+                self.cut = True
+        return data
+
+    def data(self):
+        joined = b"".join(self.chunks)
+        if len(joined) > self.limit:
+            self.cut = True
+            joined = joined[-self.limit:]
+        return joined
+
+
 class TarTree(_Tree):
     """A tar archive read in place.
 
@@ -239,29 +323,108 @@ class TarTree(_Tree):
 
     CACHE_FILE_LIMIT = 512 * 1024
     CACHE_TOTAL_LIMIT = 96 * 1024 * 1024
+    # Members a caller marks as wanted (``keep``: logs it will scan) are kept
+    # whole up to KEEP_FILE_LIMIT while KEEP_TOTAL_LIMIT lasts; larger ones
+    # are *digested* in the same pass: the lines matching ``keep_regex``
+    # (at most DIGEST_BYTES, newest kept) plus the last DIGEST_TAIL bytes,
+    # with their real line numbers.  Reading a member again later would
+    # decompress the archive again from the start (xz cannot seek back).
+    KEEP_FILE_LIMIT = 24 * 1024 * 1024
+    KEEP_TOTAL_LIMIT = 48 * 1024 * 1024
+    DIGEST_BYTES = 8 * 1024 * 1024
+    DIGEST_TAIL = 2 * 1024 * 1024
+    # Decompression-bomb limits: stop indexing (before decompressing the
+    # member) once the declared sizes pass BOMB_FLOOR bytes *and* BOMB_RATIO
+    # times the archive's size, or MAX_UNPACKED bytes, or MAX_MEMBERS members.
+    BOMB_RATIO = 1000
+    BOMB_FLOOR = 2 * 1024 * 1024 * 1024
+    MAX_UNPACKED = 256 * 1024 * 1024 * 1024
+    MAX_MEMBERS = 2000000
 
-    def __init__(self, archive):
+    def __init__(self, archive, keep=None, keep_regex=None, anchors=None, fileobj=None,
+                 progress=None):
+        """``keep(path) -> bool`` marks wanted members (root-relative, top folder
+        removed); ``keep_regex`` (bytes regex, with ``anchors`` literals as in
+        textio.MatchScanner) picks the lines kept from members too big to keep
+        whole; ``fileobj`` reads the archive as a stream (a pipe from zstd):
+        then only kept members can be read; ``progress(bytes_done)`` is called
+        now and then during the pass."""
         self.archive = archive
         self.warnings = []
         self.members = {}      # path -> TarInfo (regular files)
         self.links = {}        # path -> target path (symlinks, hardlinks)
         self.dirs = set([""])
         self.cache = {}
+        self.digests = {}      # path -> Digest of a wanted member too big to keep
         self.prefix = ""
+        self.streamed = fileobj is not None
+        self.stopped = None    # why the index pass stopped early, if it did
+        self.unpacked = 0      # declared bytes of the members indexed
+        self._keep = keep
+        self._keep_regex = keep_regex
+        self._anchors = anchors
+        self._progress = progress
         self._tar = None
         try:
-            self._tar = tarfile.open(archive, "r:*")
-        except (tarfile.TarError, EOFError, OSError) as error:
+            if fileobj is not None:
+                self._tar = tarfile.open(fileobj=fileobj, mode="r|*")
+            else:
+                self._tar = tarfile.open(archive, "r:*")
+        except (tarfile.TarError, EOFError, OSError, ValueError) as error:
             raise SourceError("%s: cannot read as a tar archive (%s; check the download, "
-                              "or unpack it and pass the folder)" % (archive, error))
+                              "or unpack it and pass the folder)" % (archive, _one_line(error)))
+        try:
+            self.compressed = os.path.getsize(archive)
+        except (OSError, TypeError):
+            self.compressed = None
         self._index()
+
+    def _verify_end(self):
+        """Read the compressed stream to its end so its checksum is verified (gzip
+        CRC32, xz CRC64): damage in member data otherwise goes unnoticed."""
+        fileobj = getattr(self._tar, "fileobj", None)
+        if fileobj is None or self.streamed or not hasattr(fileobj, "read"):
+            return
+        for _ in range(4096):   # the end-of-archive padding is small; bounded anyway
+            if not fileobj.read(1 << 20):
+                break
+
+    def _wanted(self, path):
+        if self._keep is None:
+            return False
+        rest = path.split("/", 1)[1] if "/" in path else path
+        return bool(self._keep(rest) or self._keep(path))
+
+    def _bomb(self, info, count):
+        total = self.unpacked + max(0, info.size)
+        if count > self.MAX_MEMBERS:
+            return "more than %d members" % self.MAX_MEMBERS
+        if total > self.MAX_UNPACKED:
+            return "members declare more than %d GiB" % (self.MAX_UNPACKED >> 30)
+        if self.compressed and total > self.BOMB_FLOOR and total > self.BOMB_RATIO * self.compressed:
+            return "members declare %d MiB from a %d KiB archive (over %dx: a decompression bomb?)" % (
+                total >> 20, max(1, self.compressed >> 10), self.BOMB_RATIO)
+        return None
 
     def _index(self):
         cached = 0
+        kept = 0
         rejected = 0
+        count = 0
         raw = []
         try:
             for info in self._tar:
+                count += 1
+                if info.isreg():
+                    why = self._bomb(info, count)
+                    if why:
+                        self.stopped = why
+                        self.warnings.append(
+                            "%s: stopped reading at member %s: %s; the members before it were read "
+                            "(if the bundle is genuine, unpack it with tar and pass the folder)"
+                            % (self.archive, info.name[:200], why))
+                        break
+                    self.unpacked += info.size
                 name = info.name
                 if name.startswith("/") or clean_path(name) is None:
                     rejected += 1
@@ -270,15 +433,28 @@ class TarTree(_Tree):
                 if not path:
                     continue
                 raw.append((path, info))
-                if info.isreg() and info.size <= self.CACHE_FILE_LIMIT and \
-                        cached + info.size <= self.CACHE_TOTAL_LIMIT:
+                if not info.isreg():
+                    continue
+                if info.size <= self.CACHE_FILE_LIMIT and cached + info.size <= self.CACHE_TOTAL_LIMIT:
                     handle = self._tar.extractfile(info)
                     data = handle.read() if handle else b""
                     self.cache[path] = data
                     cached += len(data)
-        except (tarfile.TarError, EOFError, OSError, ValueError) as error:
+                elif self._wanted(path):
+                    if info.size <= self.KEEP_FILE_LIMIT and kept + info.size <= self.KEEP_TOTAL_LIMIT:
+                        handle = self._tar.extractfile(info)
+                        data = handle.read() if handle else b""
+                        self.cache[path] = data
+                        kept += len(data)
+                    else:
+                        self.digests[path] = self._digest(path, info)
+                if self._progress is not None:
+                    self._progress(self.unpacked)
+            else:
+                self._verify_end()
+        except (tarfile.TarError, EOFError, OSError, ValueError, zlib.error, lzma.LZMAError) as error:
             self.warnings.append("%s: archive ends early or is corrupt (%s); read the members "
-                                 "before the damage" % (self.archive, error))
+                                 "before the damage" % (self.archive, _one_line(error)))
         if rejected:
             self.warnings.append("%s: ignored %d member(s) with absolute or '..' names"
                                  % (self.archive, rejected))
@@ -305,6 +481,8 @@ class TarTree(_Tree):
                 self.members[path] = info
                 if (self.prefix + path) in self.cache:
                     self.cache[path] = self.cache.pop(self.prefix + path)
+                if (self.prefix + path) in self.digests:
+                    self.digests[path] = self.digests.pop(self.prefix + path)
             elif info.issym():
                 target = info.linkname
                 if target.startswith("/"):
@@ -360,13 +538,47 @@ class TarTree(_Tree):
                         names.add(rest)
         return sorted(names)
 
+    def _digest(self, path, info):
+        """Read a big wanted member once: matching lines and the tail, numbered."""
+        digest = Digest(info.size)
+        handle = self._tar.extractfile(info)
+        if handle is None:
+            return digest
+        try:
+            stream = textio.open_binary_stream(handle)
+        except Unreadable as error:
+            digest.problem = str(error)
+            return digest
+        tail = _TailKeeper(stream, self.DIGEST_TAIL)
+        regex = self._keep_regex or re.compile(b"(?!)")
+        scanner = textio.MatchScanner(tail, regex, anchors=self._anchors)
+        for lineno, text in scanner:
+            digest.add(lineno, text, self.DIGEST_BYTES)
+        digest.lines_total = scanner.lines
+        digest.problem = scanner.problem
+        data = tail.data()
+        digest.finish(data, scanner.lines, tail.cut)
+        return digest
+
+    def digest(self, path):
+        """The Digest of a big wanted member (kept lines), or None."""
+        real = self._resolve(path)
+        return self.digests.get(real) if real else None
+
     def open(self, path):
         real = self._resolve(path)
         if real is None or real not in self.members:
             raise Unreadable("no such file in the archive")
         if real in self.cache:
             import io
-            return textio.open_binary_stream(io.BytesIO(self.cache[real]))
+            # Buffered and seekable: readers that go back (boot windows) work as on files.
+            return textio.open_binary_stream(io.BufferedReader(io.BytesIO(self.cache[real])))
+        if real in self.digests:
+            import io
+            return io.BufferedReader(io.BytesIO(self.digests[real].text().encode("utf-8")))
+        if self.streamed:
+            raise Unreadable("not kept from an archive read as a stream (unpack it with "
+                             "'tar --zstd -xf FILE' and pass the folder to read everything)")
         try:
             handle = self._tar.extractfile(self.members[real])
         except (tarfile.TarError, EOFError, OSError) as error:
@@ -482,6 +694,14 @@ class Source(object):
     def lines(self, path):
         """Iterate Line objects of one file; problems become warnings."""
         origin = self.origin(path)
+        digest = self.tree.digest(path) if hasattr(self.tree, "digest") else None
+        if digest is not None:
+            self.warn("%s: %s" % (origin, digest.note()))
+            if digest.problem:
+                self.warn("%s: %s" % (origin, digest.problem))
+            for lineno, text in digest.lines:
+                yield Line(text, origin, lineno)
+            return
         try:
             stream = self.open(path)
         except Unreadable as error:
@@ -729,9 +949,13 @@ def _classify_tree(tree):
     return "root"
 
 
-def open_source(path=None, live_ok=True):
+def open_source(path=None, live_ok=True, **tar_options):
     """Open whatever ``path`` is: None or '/' for the live system, a folder, an archive.
 
+    ``tar_options`` go to TarTree for archives (``keep``, ``keep_regex``,
+    ``anchors``, ``progress``): members the caller will read are read in the
+    single pass over the archive.  A zstd archive is read as a stream
+    through the ``zstd`` binary when it exists.
     Raises SourceError with a message naming the cause and the fix.
     """
     if path in (None, "", "/"):
@@ -759,9 +983,28 @@ def open_source(path=None, live_ok=True):
         raise SourceError("%s: encrypted bundle (decrypt it first: gpg --decrypt FILE > FILE.tar.xz)"
                           % (path,))
     if textio.sniff_compression(head) == "zstd":
-        raise SourceError("%s: zstd-compressed archive (Python cannot read zstd: "
-                          "unpack with 'tar --zstd -xf FILE' or install zstd)" % (path,))
-    tree = TarTree(path)
+        return _open_zstd(path, tar_options)
+    tree = TarTree(path, **tar_options)
+    return _make(tree, path, _classify_tree(tree))
+
+
+def _open_zstd(path, tar_options):
+    """A .tar.zst through the zstd binary, read once as a stream."""
+    from . import runner
+    zstd = runner.which("zstd")
+    if not zstd:
+        raise SourceError("%s: zstd-compressed archive (Python cannot read zstd and the zstd "
+                          "program is not installed: install zstd, or unpack it elsewhere with "
+                          "'tar --zstd -xf FILE' and pass the folder)" % (path,))
+    process = runner.stream_output([zstd, "-dc", "--", path])
+    if process is None:
+        raise SourceError("%s: cannot start zstd (check the installation)" % (path,))
+    try:
+        tree = TarTree(path, fileobj=process.stdout, **tar_options)
+    finally:
+        problem = runner.finish_stream(process)
+    if problem:
+        tree.warnings.append("%s: zstd: %s" % (path, problem))
     return _make(tree, path, _classify_tree(tree))
 
 

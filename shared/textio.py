@@ -257,7 +257,7 @@ class MatchScanner(object):
     ``follow(n)`` (called by the consumer between two yields) makes the
     scanner also yield the next ``n`` lines whether they match or not, like
     ``grep -A``: a parser that found the start of a multi-line record reads
-    the rest of it and no more.
+    the rest of it and no more (``follow(0)`` once the record has ended).
 
     ``anchors`` (optional, a sequence of bytes literals): every line the
     regex can match contains at least one of them.  The scanner then finds
@@ -284,109 +284,140 @@ class MatchScanner(object):
         self.length = 0
         self._follow = 0
 
-    def _candidates(self, data, size):
-        """Starts of the lines of ``data`` that hold an anchor and match, in order."""
+    def _candidates(self, data, begin, size):
+        """Starts of the lines of data[begin:size] that hold an anchor and match, in order."""
         search = self.regex.search
         seen = set()
         starts = []
         for anchor in self.anchors:
-            found = data.find(anchor)
+            found = data.find(anchor, begin, size)
             while found >= 0:
-                start = data.rfind(b"\n", 0, found) + 1
-                end = data.find(b"\n", found)
+                start = max(begin, data.rfind(b"\n", begin, found) + 1)
+                end = data.find(b"\n", found, size)
                 if end < 0:
                     end = size
                 if start not in seen:
                     seen.add(start)
                     if search(data, start, end):
                         starts.append(start)
-                found = data.find(anchor, end + 1)
+                found = data.find(anchor, end + 1, size)
         starts.sort()
         return starts
 
     def follow(self, count):
-        """Also yield the next ``count`` lines after the current one (at least)."""
-        if count > self._follow:
+        """Also yield the next ``count`` lines after the current one (at least); 0 stops following."""
+        if count <= 0:
+            self._follow = 0
+        elif count > self._follow:
             self._follow = count
 
     def __iter__(self):
+        # Each block is searched in place: only the line cut by the previous
+        # block (carry + the block's first line) is copied, never the block.
         carry = b""
-        lineno = 0
-        search = self.regex.search
+        self._lineno = 0
+        skipping = False     # inside the rest of an absurdly long line, already counted
         while True:
             try:
                 block = self.stream.read(self.CHUNK)
             except (EOFError, zlib.error, lzma.LZMAError, OSError, ValueError) as error:
                 self.problem = describe_read_error(error)
                 block = b""
+            if skipping and block:
+                newline = block.find(b"\n")
+                if newline < 0:
+                    self.length += len(block)
+                    continue
+                self.length += newline + 1
+                block = block[newline + 1:]
+                skipping = False
+                if not block:
+                    continue
             if not block:
-                data = carry
-                carry = b""
-                final = True
-            else:
-                data = carry + block
-                cut = data.rfind(b"\n")
-                if cut < 0:
-                    if len(data) > MAX_LINE * 16:
-                        data = data[:MAX_LINE] + b"\n"  # one absurd line: keep its head
-                        carry = b""
-                    else:
-                        carry = data
-                        continue
-                else:
-                    carry = data[cut + 1:]
-                    data = data[:cut + 1]
-                final = False
-            size = len(data)
-            position = 0          # start of the next line not yet counted
-            if self.anchors:
-                candidates = self._candidates(data, size)
-                next_candidate = 0
-            while position < size:
-                if self._follow > 0:
-                    start = position
-                    self._follow -= 1
-                elif self.anchors:
-                    while next_candidate < len(candidates) and candidates[next_candidate] < position:
-                        next_candidate += 1
-                    if next_candidate >= len(candidates):
-                        break
-                    start = candidates[next_candidate]
-                    next_candidate += 1
-                    lineno += data.count(b"\n", position, start)
-                else:
-                    match = search(data, position)
-                    if not match:
-                        break
-                    newline = data.rfind(b"\n", position, match.start())
-                    start = newline + 1 if newline >= 0 else position
-                    lineno += data.count(b"\n", position, start)
-                end = data.find(b"\n", start)
-                if end < 0:
-                    end = size
-                if self.previous:
-                    if start:
-                        prev_start = data.rfind(b"\n", 0, start - 1) + 1
-                        self.before = decode(data[prev_start:start - 1].rstrip(b"\r"))
-                line = data[start:end]
-                if len(line) > MAX_LINE:
-                    line = line[:MAX_LINE]
-                lineno += 1
-                position = end + 1
-                self.offset = self.length + start
-                yield lineno, decode(line.rstrip(b"\r"))
-            if position < size:
-                lineno += data.count(b"\n", position)
-                if not data.endswith(b"\n"):
-                    lineno += 1
-            if data:
-                tail = data.rstrip(b"\n")
-                last_start = tail.rfind(b"\n") + 1
-                if tail:
-                    self.last_line = decode(tail[last_start:][:MAX_LINE].rstrip(b"\r"))
-                    if self.previous:
-                        self.before = self.last_line
-            self.length += size
-            if final:
+                if carry:
+                    for item in self._region(carry, 0, len(carry), final=True):
+                        yield item
                 break
-        self.lines = lineno
+            first = block.find(b"\n")
+            if first < 0:
+                carry += block
+                if len(carry) > MAX_LINE * 16:
+                    # one absurd line: keep its head, count the rest as read
+                    head = carry[:MAX_LINE] + b"\n"
+                    dropped = len(carry) - MAX_LINE
+                    for item in self._region(head, 0, len(head)):
+                        yield item
+                    self.length += dropped - 1
+                    carry = b""
+                    skipping = True
+                    self.cut_lines = getattr(self, "cut_lines", 0) + 1
+                continue
+            head = carry + block[:first + 1]
+            for item in self._region(head, 0, len(head)):
+                yield item
+            cut = block.rfind(b"\n")
+            if cut > first:
+                for item in self._region(block, first + 1, cut + 1):
+                    yield item
+            carry = block[cut + 1:]
+        self.lines = self._lineno
+
+    def _region(self, data, begin, size, final=False):
+        """Matching lines of data[begin:size] (whole lines; the last may lack its newline if final)."""
+        search = self.regex.search
+        lineno = self._lineno
+        position = begin          # start of the next line not yet counted
+        if self.anchors:
+            candidates = self._candidates(data, begin, size)
+            next_candidate = 0
+        while position < size:
+            if self._follow > 0:
+                start = position
+                self._follow -= 1
+            elif self.anchors:
+                while next_candidate < len(candidates) and candidates[next_candidate] < position:
+                    next_candidate += 1
+                if next_candidate >= len(candidates):
+                    break
+                start = candidates[next_candidate]
+                next_candidate += 1
+                lineno += data.count(b"\n", position, start)
+            else:
+                match = search(data, position, size)
+                if not match:
+                    break
+                newline = data.rfind(b"\n", position, match.start())
+                start = newline + 1 if newline >= 0 else position
+                lineno += data.count(b"\n", position, start)
+            end = data.find(b"\n", start, size)
+            if end < 0:
+                end = size
+            if self.previous:
+                if start > begin:
+                    prev_start = max(begin, data.rfind(b"\n", begin, start - 1) + 1)
+                    self.before = decode(data[prev_start:start - 1].rstrip(b"\r"))
+                else:
+                    self.before = self.last_line
+            line = data[start:end]
+            if len(line) > MAX_LINE:
+                line = line[:MAX_LINE]
+            lineno += 1
+            position = end + 1
+            self.offset = self.length + (start - begin)
+            self._lineno = lineno
+            yield lineno, decode(line.rstrip(b"\r"))
+        if position < size:
+            lineno += data.count(b"\n", position, size)
+            if final and not data.endswith(b"\n", begin, size):
+                lineno += 1
+        self._lineno = lineno
+        if size > begin:
+            stop = size
+            while stop > begin and data[stop - 1] == 10:      # trailing newlines
+                stop -= 1
+            if stop > begin:
+                last_start = max(begin, data.rfind(b"\n", begin, stop) + 1)
+                self.last_line = decode(data[last_start:stop][:MAX_LINE].rstrip(b"\r"))
+                if self.previous:
+                    self.before = self.last_line
+        self.length += size - begin

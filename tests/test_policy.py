@@ -130,7 +130,9 @@ def normalise_help(text):
     text = text.replace("optional arguments:", "options:")
     text = " ".join(text.split())
     # 3.9 shortened nargs="*" in usage lines from "[X [X ...]]" to "[X ...]".
-    return re.sub(r"\[(\S+) \[\1 \.\.\.\]\]", r"[\1 ...]", text)
+    text = re.sub(r"\[(\S+) \[\1 \.\.\.\]\]", r"[\1 ...]", text)
+    # 3.13 writes "-o, --output FILE" where older versions wrote "-o FILE, --output FILE".
+    return re.sub(r"(?<!\S)(-\w) (\S+), (--[\w-]+) \2(?!\S)", r"\1, \3 \2", text)
 
 
 def registered_tools():
