@@ -37,7 +37,7 @@ import textwrap
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from shared import boottimeline, cli, findings, output, sources, timeparse  # noqa: E402
+from shared import boottimeline, cli, output, sources, timeparse  # noqa: E402
 
 TOOL = "bootlog"
 FAIL_ON = ("unclean", "loop", "problem")

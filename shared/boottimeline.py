@@ -43,16 +43,10 @@ LOOP_MIN = 3
 OOM_STORM = 3                # OOM kills in the last stretch that make an "OOM storm"
 MAX_PROBLEMS = 40            # per boot
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]")
 _STATUS = re.compile(r"^\[\s*(?:OK|FAILED|DEPEND|TIME|WARN|\*+)\s*\]\s+")
 
 
-def _clean(text):
-    if "\x1b" in text:
-        text = _ANSI.sub("", text)
-    if "\r" in text:
-        text = text.replace("\r", "")
-    return text
+_clean = textio.strip_terminal
 
 
 def _evidence(record):
@@ -654,7 +648,7 @@ def _read_range(stream, start, stop, position):
                         return b""
                     skip -= len(chunk)
         return stream.read(stop - start) or b""
-    except (EOFError, OSError, ValueError) as error:  # truncated compression: what we have
+    except (EOFError, OSError, ValueError):  # truncated compression: what we have
         return b""
 
 
@@ -1178,7 +1172,6 @@ def _judge_one(boot, following, live):
         boot.end_evidence = [e for _, e in intents[-2:]]
     # cause (for unclean ends, and for clean ones a named initiator)
     if boot.ending == "unclean":
-        records = tail if tail else head
         reports = []
         for piece in boot.pieces:
             window = piece.tail or piece.head

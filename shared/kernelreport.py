@@ -86,7 +86,6 @@ Frame = collections.namedtuple("Frame", "function offset size module unreliable 
 Group = collections.namedtuple("Group", "title kind count first last panicked reports")
 KLine = collections.namedtuple("KLine", "text mono stamp caller origin lineno boot_id")
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]")
 _INLINE_STAMP = re.compile(r"<\d{1,3}>\s*\[\s*(\d+\.\d{3,9})\](?:\[\s*([TC]\d+)\])?\s?|"
                            r"\[\s*(\d+\.\d{3,9})\](?:\s*\[\s*([TC]\d+)\])?\s?")
 _ADDRESS = re.compile(r"\b(?:0x)?[0-9a-fA-F]{8,16}\b")
@@ -95,12 +94,7 @@ _NUMBERS = re.compile(r"\d+")
 
 # ================================================================ normalising input
 
-def _clean(text):
-    if "\x1b" in text:
-        text = _ANSI.sub("", text)
-    if "\r" in text:
-        text = text.replace("\r", "")
-    return text
+_clean = textio.strip_terminal
 
 
 class _Normaliser(object):

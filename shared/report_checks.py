@@ -378,7 +378,7 @@ def _burst(stamps, window):
 
 def _ev(bundle, datum, lineno=None, excerpt=None):
     origin = bundle.origin(datum)
-    from .bundle import origin_path, _first_line
+    from .bundle import origin_path
     path = origin_path(origin)
     if lineno is not None and path != origin:
         lineno = lineno  # already absolute
@@ -507,9 +507,9 @@ def check_mounts_ro(bundle):
             continue
         # /proc/mounts: dev mnt type opts ... ; 'mount' output: dev on mnt type t (opts)
         if len(words) >= 6 and words[1] == "on" and words[3] == "type":
-            device, mount, fstype, options = words[0], words[2], words[4], words[5].strip("()")
+            mount, fstype, options = words[2], words[4], words[5].strip("()")
         else:
-            device, mount, fstype, options = words[0], words[1], words[2], words[3]
+            mount, fstype, options = words[1], words[2], words[3]
         if fstype not in ("ext2", "ext3", "ext4", "xfs", "btrfs", "vfat", "jfs", "reiserfs", "f2fs"):
             continue
         if "ro" in options.split(",") and not mount.startswith(("/snap", "/media", "/run/media")):

@@ -260,7 +260,6 @@ def _kernel_reports(result, source, options):
     result.engines["oops"] = "ok: %d report(s)" % len(reports)
     result.findings.extend(found)
     if not found:
-        logs_seen = any(True for _ in [0])
         result.findings.append(F.Finding("oops.none", F.OK, "no kernel panics, oopses, lockups, OOM kills or "
                                                          "hung tasks in the logs read"))
     return reports
@@ -576,7 +575,6 @@ def _timeline(result, info, scan, reports, boots, packages, triggers):
         minute = int(stamp // 60)
         groups.setdefault(minute, []).append((stamp, action, name, line))
     for minute, items in groups.items():
-        names = [i[2] for i in items]
         events.append(_event(items[0][0], "package", F.INFO, "%d package change(s): %s%s" % (
             len(items), ", ".join("%s %s" % (i[1], i[2]) for i in items[:3]), " ..." if len(items) > 3 else ""),
             F.Evidence.from_line(items[0][3])))

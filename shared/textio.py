@@ -11,6 +11,7 @@ import gzip
 import io
 import lzma
 import os
+import re
 import zlib
 
 # A line longer than this is cut (the rest is still consumed, not returned):
@@ -138,6 +139,19 @@ def open_path(path):
     except Unreadable:
         raw.close()
         raise
+
+
+_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]")
+
+
+def strip_terminal(text):
+    """Remove colour/cursor escapes and CRs that serial consoles and
+    systemd's coloured status lines leave in captured logs."""
+    if "\x1b" in text:
+        text = _TERMINAL_CODES.sub("", text)
+    if "\r" in text:
+        text = text.replace("\r", "")
+    return text
 
 
 def decode(data):

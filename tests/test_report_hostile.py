@@ -12,7 +12,6 @@ import subprocess
 import sys
 import tarfile
 
-import pytest
 
 from conftest import ROOT, fixture_path, run_tool
 from scripts import report as tool
