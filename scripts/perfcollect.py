@@ -410,7 +410,9 @@ def do_analyze(args):
                     timeparse.parse_when(args.baseline_until, utc=args.utc))
     pid, why = recorder_daemon.verify(directory) if os.path.isdir(directory) else (None, "")
     try:
-        result, warnings, found = perf_analyze.analyze(directory, since, until, baseline, utc=args.utc,
+        # The folder as the user typed it, so the text shows their path (JSON has the absolute one).
+        given = args.dir or args.out or directory
+        result, warnings, found = perf_analyze.analyze(given, since, until, baseline, utc=args.utc,
                                                        running=why is None)
     except perf_analyze.AnalyzeError as error:
         raise cli.ToolError(str(error), fix="give the folder a recording was written to", code=cli.EXIT_USAGE)

@@ -346,7 +346,8 @@ def analyze(directory, since=None, until=None, baseline=None, kernel=True, utc=F
                 problems.append("%s: %s" % (name, reader.problem))
         if reader.bad_lines and path != active:
             problems.append("%s: %d unreadable record(s) skipped" % (name, reader.bad_lines))
-    result = {"directory": os.path.abspath(directory), "window": {"since": since, "until": until},
+    result = {"directory": os.path.abspath(directory), "directory_as_given": directory,
+              "window": {"since": since, "until": until},
               "recording": recording_info(directory), "samples": samples, "hires_samples": hires,
               "first": first_t, "last": last_t, "interval": interval, "read_problems": problems}
     episodes = {}
@@ -729,7 +730,7 @@ def render_text(result, utc=False, colour=False, verbose=False, width=80):
     lines = []
     info = result["recording"]
     t = lambda stamp: timeparse.format_time(stamp, utc)  # noqa: E731
-    lines.append("recording %s" % result["directory"])
+    lines.append("recording %s" % result.get("directory_as_given", result["directory"]))
     head = "host %s, %d sample(s) every %ss" % (info.get("host") or "?", result["samples"],
                                                  _num(result["interval"]))
     if result["hires_samples"]:
