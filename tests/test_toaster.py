@@ -569,7 +569,12 @@ def test_fixed_work_ends_the_workloads_that_have_none(capsys):
                                    "--mem-mode", "hold", "--size", "8M"], capsys)
     assert code == 0
     assert result["stopped"] == "work done" and result["cpu"]["ops"] == 6
-    assert result["mem"]["held_peak"] == 8 * 1024 * 1024
+    # The hold ends with the CPU work; on a busy machine it may not have reached
+    # its size by then, and the result must say so rather than claim it.
+    held = result["mem"]["held_peak"]
+    assert 0 <= held <= 8 * 1024 * 1024
+    if result["mem"]["seconds_to_target"] is not None:
+        assert held == 8 * 1024 * 1024
     code, _, err = run_tool(toaster, ["mem", "--mem-mode", "hold", "--ops", "3"], capsys)
     assert code == 2 and "give --duration" in err
 
