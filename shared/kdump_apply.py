@@ -16,15 +16,13 @@
   runs its undo commands, refusing files changed since (unless forced).
 """
 
-import errno
-import fcntl
 import hashlib
 import json
 import os
 import signal
 import time
 
-from . import timeparse
+from . import lockfile, timeparse
 from .version import VERSION
 
 STATE_DIR = "var/lib/rescuekit/kdumpsetup"
@@ -63,31 +61,25 @@ class Lock(object):
 
     def __enter__(self):
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        self.handle = open(self.path, "a+")
-        try:
-            fcntl.flock(self.handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as error:
-            if error.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                self.handle.seek(0)
-                holder = self.handle.read().strip() or "?"
-                self.handle.close()
-                self.handle = None
-                raise LockError("another kdumpsetup holds %s (pid %s)" % (self.path, holder))
-            raise
-        self.handle.seek(0)
-        self.handle.truncate()
-        self.handle.write("%d\n" % os.getpid())
-        self.handle.flush()
+        fd = lockfile.try_lock(self.path)
+        if fd is None:
+            try:
+                with open(self.path) as other:
+                    holder = other.read().strip() or "?"
+            except OSError:
+                holder = "?"
+            raise LockError("another kdumpsetup holds %s (pid %s)" % (self.path, holder))
+        self.handle = fd
+        os.ftruncate(fd, 0)
+        os.write(fd, ("%d\n" % os.getpid()).encode("ascii"))
         return self
 
     def __exit__(self, *exc):
         if self.handle is not None:
             try:
-                self.handle.seek(0)
-                self.handle.truncate()
-                fcntl.flock(self.handle.fileno(), fcntl.LOCK_UN)
+                os.ftruncate(self.handle, 0)
             finally:
-                self.handle.close()
+                lockfile.release(self.handle)
                 self.handle = None
         return False
 

@@ -31,7 +31,7 @@ import socket
 import stat
 import time
 
-from . import procfs, timeparse
+from . import lockfile, procfs, timeparse
 
 PR_SET_PDEATHSIG = 1
 WORKER_OOM_SCORE_ADJ = 1000
@@ -909,17 +909,11 @@ def state_dir():
 
 
 def _try_lock(path):
-    """Open and flock (non-blocking) a file; returns the fd or None if another holds it."""
+    """An fd locking an existing file, or None if another process holds it (or it is gone)."""
     try:
-        fd = os.open(path, os.O_RDWR)
+        return lockfile.try_lock(path, create=False)
     except OSError:
         return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return None
-    return fd
 
 
 class RunRecord(object):

@@ -15,14 +15,12 @@
 """
 
 import ctypes
-import errno
-import fcntl
 import os
 import signal
 import sys
 import time
 
-from . import perf_format
+from . import lockfile, perf_format
 from . import runner as runner_module
 from .procfs import ProcFS
 
@@ -42,48 +40,25 @@ def lock(directory):
     """Hold the directory's lock; raises DaemonError naming the holder when taken."""
     path = os.path.join(directory, perf_format.LOCKFILE)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = lockfile.try_lock(path)
     except OSError as error:
         raise DaemonError("cannot create %s (%s)" % (path, error.strerror or error),
                           "choose a folder you can write with --out")
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as error:
-        os.close(fd)
-        if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-            holder = read_pidfile(directory)
-            raise DaemonError("%s is already being recorded%s" % (
-                directory, " by pid %d" % holder[0] if holder else ""),
-                "stop it first ('perfcollect stop %s') or record into another folder" % directory)
-        raise DaemonError("cannot lock %s (%s)" % (path, error.strerror or error))
+    if fd is None:
+        holder = read_pidfile(directory)
+        raise DaemonError("%s is already being recorded%s" % (
+            directory, " by pid %d" % holder[0] if holder else ""),
+            "stop it first ('perfcollect stop %s') or record into another folder" % directory)
     return fd
 
 
 def unlock(fd):
-    try:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    except OSError:
-        pass
-    try:
-        os.close(fd)
-    except OSError:
-        pass
+    lockfile.release(fd)
 
 
 def is_locked(directory):
     """True when some process holds the directory's lock (a recorder runs)."""
-    path = os.path.join(directory, perf_format.LOCKFILE)
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    return lockfile.is_held(os.path.join(directory, perf_format.LOCKFILE))
 
 
 def process_start(pid, pfs=None):
