@@ -220,6 +220,8 @@ SOS_JOURNAL_GLOBS = (
     "sos_commands/logs/journalctl_--no-pager_--catalog_--boot_-1",
     "sos_commands/logs/journalctl_--all_--this-boot_--no-pager",
     "sos_commands/logs/journalctl_--all_--this-boot_--no-pager_-o_verbose",
+    # report's conversion of a bundle's binary journal files (report_binary.JOURNAL_TEXT)
+    "var/log/journal/journalctl_--file_-o_short-iso",
 )
 SOS_DMESG = ("sos_commands/kernel/dmesg", "sos_commands/logs/dmesg")
 

@@ -100,6 +100,26 @@ def memory_capped():
     return bool(_original_as)
 
 
+def child_limits(memory=None):
+    """The preexec_fn for a child: the limits we found (not our own cap), or,
+    with ``memory``, an address-space cap of that many bytes -- for helpers such
+    as grep that buffer a whole line and would take gigabytes on a hostile
+    file; under the cap they fail and the caller falls back to its own scan."""
+    if memory is None:
+        return child_setup if memory_capped() else None
+
+    def setup():
+        if resource is None:
+            return
+        try:
+            hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+            limit = memory if hard == resource.RLIM_INFINITY else min(memory, hard)
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+        except (ValueError, OSError):
+            pass
+    return setup
+
+
 def child_setup():
     """For subprocesses: give commands we run the limits we found, not our cap."""
     if _original_as and resource is not None:

@@ -56,8 +56,10 @@ def _read_capped(stream, cap):
     return data
 
 
-def run(argv, timeout=DEFAULT_TIMEOUT, cap=DEFAULT_CAP, stdin_data=None, env=None, cwd=None):
-    """Run ``argv`` (a list) and return a CommandResult; never raises for the command's sake."""
+def run(argv, timeout=DEFAULT_TIMEOUT, cap=DEFAULT_CAP, stdin_data=None, env=None, cwd=None, memory_limit=None):
+    """Run ``argv`` (a list) and return a CommandResult; never raises for the command's sake.
+
+    ``memory_limit``: an address-space cap in bytes for the child (manners.child_limits)."""
     argv = [str(a) for a in argv]
     started = time.monotonic()
     try:
@@ -70,7 +72,7 @@ def run(argv, timeout=DEFAULT_TIMEOUT, cap=DEFAULT_CAP, stdin_data=None, env=Non
             cwd=cwd,
             close_fds=True,
             start_new_session=True,
-            preexec_fn=manners.child_setup if manners.memory_capped() else None,
+            preexec_fn=manners.child_limits(memory_limit),
         )
     except (FileNotFoundError, NotADirectoryError):
         return CommandResult(argv, None, "", "%s: not available" % argv[0], 0.0, "not available")
@@ -187,7 +189,8 @@ class RecordingRunner(object):
         self.fail = set(fail)
         self.calls = []
 
-    def __call__(self, argv, timeout=DEFAULT_TIMEOUT, cap=DEFAULT_CAP, stdin_data=None, env=None, cwd=None):
+    def __call__(self, argv, timeout=DEFAULT_TIMEOUT, cap=DEFAULT_CAP, stdin_data=None, env=None, cwd=None,
+                 memory_limit=None):
         argv = [str(a) for a in argv]
         line = " ".join(argv)
         self.calls.append(line)
@@ -207,6 +210,20 @@ def stream_output(argv, env=None):
     own session); None when it cannot start.  End it with ``finish_stream``."""
     try:
         return subprocess.Popen([str(a) for a in argv], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=command_env(env), close_fds=True, start_new_session=True,
+                                preexec_fn=manners.child_setup if manners.memory_capped() else None)
+    except OSError:
+        return None
+
+
+def filter_process(argv, env=None):
+    """Start ``argv`` with stdin AND stdout as pipes (a filter such as grep fed by
+    the caller; no shell, LC_ALL=C, own session, stderr discarded); None when it
+    cannot start.  The caller must drain stdout while it writes (a thread) and
+    end it with ``finish_stream`` after closing stdin."""
+    try:
+        return subprocess.Popen([str(a) for a in argv], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env=command_env(env), close_fds=True, start_new_session=True,
                                 preexec_fn=manners.child_setup if manners.memory_capped() else None)

@@ -216,6 +216,18 @@ class DirTree(_Tree):
                 raise Unreadable("not a regular file")
         return textio.open_path(real)
 
+    def open_raw(self, path):
+        """The bytes as stored (no decompression): binary sar, journals, gzip segments."""
+        real = self.real(path)
+        if real is None:
+            raise Unreadable("path leaves the source")
+        if not os.path.isfile(real):
+            raise Unreadable("not a regular file")
+        try:
+            return open(real, "rb")
+        except OSError as error:
+            raise Unreadable(error.strerror or str(error))
+
     def mtime(self, path):
         real = self.real(path)
         return textio.file_mtime(real) if real else None
@@ -332,7 +344,7 @@ class TarTree(_Tree):
     KEEP_FILE_LIMIT = 24 * 1024 * 1024
     KEEP_TOTAL_LIMIT = 48 * 1024 * 1024
     DIGEST_BYTES = 8 * 1024 * 1024
-    DIGEST_TAIL = 2 * 1024 * 1024
+    DIGEST_TAIL = 512 * 1024
     # Decompression-bomb limits: stop indexing (before decompressing the
     # member) once the declared sizes pass BOMB_FLOOR bytes *and* BOMB_RATIO
     # times the archive's size, or MAX_UNPACKED bytes, or MAX_MEMBERS members.
@@ -340,6 +352,9 @@ class TarTree(_Tree):
     BOMB_FLOOR = 2 * 1024 * 1024 * 1024
     MAX_UNPACKED = 256 * 1024 * 1024 * 1024
     MAX_MEMBERS = 2000000
+    # Digest big members with grep (textio.GrepScanner) when it exists; tests turn it off
+    # to compare with the in-process MatchScanner.
+    GREP_DIGESTS = True
 
     def __init__(self, archive, keep=None, keep_regex=None, anchors=None, fileobj=None,
                  progress=None):
@@ -551,7 +566,9 @@ class TarTree(_Tree):
             return digest
         tail = _TailKeeper(stream, self.DIGEST_TAIL)
         regex = self._keep_regex or re.compile(b"(?!)")
-        scanner = textio.MatchScanner(tail, regex, anchors=self._anchors)
+        # grep -F in a child finds the anchored lines on the other core while this
+        # process decompresses (textio.GrepScanner); MatchScanner when grep is missing.
+        scanner = textio.scanner_for(tail, regex, anchors=self._anchors, big=self.GREP_DIGESTS)
         for lineno, text in scanner:
             digest.add(lineno, text, self.DIGEST_BYTES)
         digest.lines_total = scanner.lines
@@ -586,6 +603,25 @@ class TarTree(_Tree):
         if handle is None:
             raise Unreadable("not a regular file")
         return textio.open_binary_stream(handle)
+
+    def open_raw(self, path):
+        """The member's bytes as stored (no decompression by content); a member
+        too big to keep from a streamed archive, or only digested, is Unreadable."""
+        import io
+        real = self._resolve(path)
+        if real is None or real not in self.members:
+            raise Unreadable("no such file in the archive")
+        if real in self.cache:
+            return io.BytesIO(self.cache[real])
+        if self.streamed:
+            raise Unreadable("not kept from an archive read as a stream (unpack it and pass the folder)")
+        try:
+            handle = self._tar.extractfile(self.members[real])
+        except (tarfile.TarError, EOFError, OSError) as error:
+            raise Unreadable("archive member unreadable (%s)" % (error,))
+        if handle is None:
+            raise Unreadable("not a regular file")
+        return handle
 
     def mtime(self, path):
         real = self._resolve(path)

@@ -7,6 +7,7 @@ exception escaping to the user.
 """
 
 import bz2
+import collections
 import gzip
 import io
 import lzma
@@ -435,3 +436,162 @@ class MatchScanner(object):
                 if self.previous:
                     self.before = self.last_line
         self.length += size - begin
+
+
+_GREP_STATE = {}
+
+
+def grep_for_scanning():
+    """Path of a grep that can do ``-a -n -F`` on stdin (probed once), or None."""
+    if "grep" not in _GREP_STATE:
+        from . import runner
+        found = runner.which("grep")
+        if found:
+            probe = runner.run([found, "-a", "-n", "-F", "-e", "b\x1e"], timeout=10, stdin_data=b"a\nb\x1e\n")
+            if not (probe.ok and probe.stdout == "2:b\x1e\n"):
+                found = None
+        _GREP_STATE["grep"] = found
+    return _GREP_STATE["grep"]
+
+
+class GrepScanner(object):
+    """MatchScanner's job (``anchors`` + confirming ``regex``) with the literal
+    search done by ``grep -F`` in a child process fed through a pipe.
+
+    For streams read once that are too big for Python-level searching (a
+    gigabyte of syslog inside an xz archive): this process decompresses and
+    writes, grep (on another core, with its multi-pattern search) finds the
+    lines holding an anchor, and only those come back to be confirmed with
+    ``regex`` and decoded.  Yields ``(lineno, text)`` in file order like
+    MatchScanner; afterwards ``lines`` is the number of lines (grep numbers
+    a sentinel line written after the data), ``length`` the bytes read,
+    ``problem`` a read problem, ``cut_lines`` lines over LONG_LINE bytes (only
+    their head reaches grep, so a 2 GB line costs neither process memory).
+    No ``follow``/``previous``.  Use ``scanner_for`` to get this or a
+    MatchScanner when grep is missing.
+    """
+
+    CHUNK = 4 * 1024 * 1024
+    LONG_LINE = MAX_LINE * 16
+    SENTINEL = b"\x1erescuekit end of input\x1e"
+
+    def __init__(self, stream, regex, anchors, grep):
+        self.stream = stream
+        self.regex = regex
+        self.anchors = tuple(anchors)
+        self.grep = grep
+        self.lines = 0
+        self.length = 0
+        self.problem = None
+        self.cut_lines = 0
+        self.offset = None
+        self._found = collections.deque()
+        self._open = 0          # bytes of the current (unterminated) line already seen
+        self._cut_this = False
+        self._total = None
+
+    def _drain(self, out):
+        skipping = False
+        append = self._found.append
+        while True:
+            raw = out.readline(MAX_LINE + 32)
+            if not raw:
+                return
+            if skipping:
+                skipping = not raw.endswith(b"\n")
+                continue
+            if not raw.endswith(b"\n"):
+                skipping = True
+            append(raw)
+
+    def _results(self):
+        found = self._found
+        search = self.regex.search
+        while found:
+            raw = found.popleft()
+            colon = raw.find(b":")
+            if colon <= 0 or not raw[:colon].isdigit():
+                continue
+            text = raw[colon + 1:].rstrip(b"\n")
+            lineno = int(raw[:colon])
+            if text == self.SENTINEL:
+                self._total = lineno - 1
+                continue
+            if search(text):
+                self.offset = None
+                yield lineno, decode(text[:MAX_LINE].rstrip(b"\r"))
+
+    def _feed(self, write, block):
+        first = block.find(b"\n")
+        head = block if first < 0 else block[:first]
+        room = self.LONG_LINE - self._open
+        if room > 0:
+            write(head[:room])
+        if len(head) > room and not self._cut_this:
+            self.cut_lines += 1
+            self._cut_this = True
+        self._open += len(head)
+        if first >= 0:
+            write(block[first:])
+            self._open = len(block) - block.rfind(b"\n") - 1
+            self._cut_this = False
+
+    def __iter__(self):
+        import threading
+        from . import runner
+        argv = [self.grep, "-a", "-n", "-F"]
+        for anchor in self.anchors + (self.SENTINEL,):
+            argv += ["-e", anchor.decode("utf-8", "surrogateescape")]
+        process = runner.filter_process(argv)
+        if process is None:
+            self.problem = "cannot start grep"
+            return
+        reader = threading.Thread(target=self._drain, args=(process.stdout,))
+        reader.daemon = True
+        reader.start()
+        write = process.stdin.write
+        broken = False
+        try:
+            while True:
+                try:
+                    block = self.stream.read(self.CHUNK)
+                except (EOFError, zlib.error, lzma.LZMAError, OSError, ValueError) as error:
+                    self.problem = describe_read_error(error)
+                    block = b""
+                if not block:
+                    break
+                self.length += len(block)
+                if not broken:
+                    try:
+                        self._feed(write, block)
+                    except (BrokenPipeError, OSError):
+                        broken = True
+                for item in self._results():
+                    yield item
+            if not broken:
+                try:
+                    write((b"\n" if self._open else b"") + self.SENTINEL + b"\n")
+                except (BrokenPipeError, OSError):
+                    broken = True
+        finally:
+            try:
+                process.stdin.close()
+            except (BrokenPipeError, OSError):
+                pass
+            reader.join()
+            problem = runner.finish_stream(process)
+        for item in self._results():
+            yield item
+        if self._total is None:
+            self.problem = self.problem or "grep %s; the lines after the failure were not searched" % (
+                problem or "ended early")
+            self._total = 0
+        self.lines = self._total
+
+
+def scanner_for(stream, regex, anchors=None, big=True):
+    """A GrepScanner for a big stream with anchors when grep can do it, else a MatchScanner."""
+    grep = grep_for_scanning() if (anchors and big) else None
+    if grep:
+        return GrepScanner(stream, regex, anchors, grep)
+    return MatchScanner(stream, regex, anchors=anchors)

@@ -19,6 +19,16 @@ def test_timeout_kills_the_whole_group():
     assert result.status == "timeout" and result.duration < 10
 
 
+def test_memory_limit_makes_a_greedy_child_fail_not_the_box():
+    """A helper under memory_limit that wants more fails (the caller falls back);
+    the same command without the limit succeeds, and our own limits are untouched."""
+    greedy = [sys.executable, "-c", "x = bytearray(400 * 1024 * 1024); print(len(x))"]
+    capped = runner.run(greedy, memory_limit=200 * 1024 * 1024)
+    assert not capped.ok and "MemoryError" in capped.stderr
+    free = runner.run(greedy)
+    assert free.ok and free.stdout.strip() == str(400 * 1024 * 1024)
+
+
 def test_locale_is_c_and_output_is_capped():
     result = runner.run([sys.executable, "-c", "import os; print(os.environ['LC_ALL']); print('x' * 5000)"],
                         cap=100)
