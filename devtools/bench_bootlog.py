@@ -14,7 +14,9 @@ and prints "bench bootlog: ours X s, reference Y s, ratio Z" (both at the same
 CPU and I/O priority: RESCUEKIT_NO_MANNERS=1 for bootlog).  The marker set
 is shared.boot_markers.grep_pattern(), the ERE twin of the regex bootlog's
 first pass uses; bootlog's time also includes its second pass (reading the
-first and last stretch of every boot) and the judging.
+first and last stretch of every boot) and the judging.  On a file this big
+bootlog's first pass is itself ``grep -n -b -F`` with ``wc -l`` beside it
+(through the shared runner), so "cpu ours" counts those children too.
 
 Usage: devtools/bench_bootlog.py [--size 1G] [--workdir DIR] [--repeat N] [--keep]
 """

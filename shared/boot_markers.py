@@ -101,78 +101,107 @@ def scan_regex(kind="fast"):
 #   startup   systemd's "Startup finished in ..." (time to the default target)
 #   target    the default target reached
 #   initrd    the initrd -> root switch (not a shutdown)
+#   dump      the kdump capture kernel saved the vmcore (detail: saved / failed)
 
 _SYSTEMD = ("systemd",)
 
+
+class _lazy(object):
+    """A regex compiled on first use: most rules never meet a line that holds their
+    literals (classify tries only those), so most are never compiled."""
+
+    __slots__ = ("pattern", "_compiled")
+
+    def __init__(self, pattern):
+        self.pattern = pattern
+        self._compiled = None
+
+    def _regex(self):
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern)
+        return self._compiled
+
+    def search(self, *args):
+        return self._regex().search(*args)
+
+    def match(self, *args):
+        return self._regex().match(*args)
+
 RULES = (
     # -- a shutdown that completed
-    ("end", "reboot", re.compile(r"^(?:reboot: )?Restarting system\.?$"), None),
-    ("end", "poweroff", re.compile(r"^(?:reboot: )?Power down\.?$"), None),
-    ("end", "halt", re.compile(r"^(?:reboot: )?System halted\.?$"), None),
-    ("end", "kexec", re.compile(r"^(?:kexec_core: )?Starting new kernel$"), None),
-    ("end", "kexec", re.compile(r"^Reached target (?:Reboot via kexec|System Reboot via kexec|Kexec)\.?$"),
+    ("end", "reboot", _lazy(r"^(?:reboot: )?Restarting system\.?$"), None),
+    ("end", "poweroff", _lazy(r"^(?:reboot: )?Power down\.?$"), None),
+    ("end", "halt", _lazy(r"^(?:reboot: )?System halted\.?$"), None),
+    ("end", "kexec", _lazy(r"^(?:kexec_core: )?Starting new kernel$"), None),
+    ("end", "kexec", _lazy(r"^Reached target (?:Reboot via kexec|System Reboot via kexec|Kexec)\.?$"),
      None),
-    ("end", "reboot", re.compile(r"^Reached target (?:System )?Reboot\.?$"), None),
-    ("end", "poweroff", re.compile(r"^Reached target (?:System )?Power[- ]Off\.?$"), None),
-    ("end", "halt", re.compile(r"^Reached target (?:System )?Halt\.?$"), None),
-    ("end", "shutdown", re.compile(r"^Reached target (?:System )?Shutdown\.?$"), None),
-    ("end", "shutdown", re.compile(r"^Reached target (?:Final Step|Late Shutdown Services)\.?$"), None),
-    ("end", "shutdown", re.compile(r"^Shutting down\.$"), _SYSTEMD),
-    ("end", "shutdown", re.compile(r"^(?:Syncing filesystems and block devices|Sending SIGTERM to remaining "
+    ("end", "reboot", _lazy(r"^Reached target (?:System )?Reboot\.?$"), None),
+    ("end", "poweroff", _lazy(r"^Reached target (?:System )?Power[- ]Off\.?$"), None),
+    ("end", "halt", _lazy(r"^Reached target (?:System )?Halt\.?$"), None),
+    ("end", "shutdown", _lazy(r"^Reached target (?:System )?Shutdown\.?$"), None),
+    ("end", "shutdown", _lazy(r"^Reached target (?:Final Step|Late Shutdown Services)\.?$"), None),
+    ("end", "shutdown", _lazy(r"^Shutting down\.$"), _SYSTEMD),
+    ("end", "shutdown", _lazy(r"^(?:Syncing filesystems and block devices|Sending SIGTERM to remaining "
                                    r"processes|Sending SIGKILL to remaining processes|All filesystems unmounted|"
                                    r"Unmounting file systems|Deactivating swaps|Detaching loop devices|"
                                    r"All loop devices detached|Detaching DM devices|Rebooting\.|Powering off\.|"
                                    r"Halting system\.|Rebooting with kexec\.|"
                                    r"Using hardware watchdog|Watchdog running with a timeout)"),
      ("systemd-shutdown",)),
-    ("end", "shutdown", re.compile(r"^systemd-shutdown\[1\]: "), None),
-    ("end", "reboot", re.compile(r"^Switching to runlevel: 6$"), None),
-    ("end", "poweroff", re.compile(r"^Switching to runlevel: 0$"), None),
-    ("end", "reboot", re.compile(r"^shutting down for system reboot"), None),
-    ("end", "poweroff", re.compile(r"^shutting down for system (?:halt|power ?off)"), None),
-    ("end", "reboot", re.compile(r"^(?:The system is going down for reboot NOW|"
+    ("end", "shutdown", _lazy(r"^systemd-shutdown\[1\]: "), None),
+    ("end", "reboot", _lazy(r"^Switching to runlevel: 6$"), None),
+    ("end", "poweroff", _lazy(r"^Switching to runlevel: 0$"), None),
+    ("end", "reboot", _lazy(r"^shutting down for system reboot"), None),
+    ("end", "poweroff", _lazy(r"^shutting down for system (?:halt|power ?off)"), None),
+    ("end", "reboot", _lazy(r"^(?:The system is going down for reboot NOW|"
                                  r"The system is going down for system reboot)"), None),
-    ("end", "poweroff", re.compile(r"^The system is going down for (?:power-off|poweroff|halt|system halt) NOW"),
+    ("end", "poweroff", _lazy(r"^The system is going down for (?:power-off|poweroff|halt|system halt) NOW"),
      None),
     # -- a shutdown began (the rest may not have reached this log)
-    ("intent", "reboot", re.compile(r"^System is rebooting"), None),
-    ("intent", "poweroff", re.compile(r"^System is powering down"), None),
-    ("intent", "halt", re.compile(r"^System is halting"), None),
-    ("intent", "kexec", re.compile(r"^System is rebooting with kexec"), None),
-    ("intent", "shutdown", re.compile(r"^Stopped target (?:Multi-User System|Graphical Interface)\.?$"), None),
-    ("intent", "shutdown", re.compile(r"^Stopping (?:User Manager for UID|Session \d+ of [Uu]ser)"), _SYSTEMD),
-    ("intent", "shutdown", re.compile(r"^Shutdown scheduled for"), None),
+    ("intent", "reboot", _lazy(r"^System is rebooting"), None),
+    ("intent", "poweroff", _lazy(r"^System is powering down"), None),
+    ("intent", "halt", _lazy(r"^System is halting"), None),
+    ("intent", "kexec", _lazy(r"^System is rebooting with kexec"), None),
+    ("intent", "shutdown", _lazy(r"^Stopped target (?:Multi-User System|Graphical Interface)\.?$"), None),
+    ("intent", "shutdown", _lazy(r"^Stopping (?:User Manager for UID|Session \d+ of [Uu]ser)"), _SYSTEMD),
+    ("intent", "shutdown", _lazy(r"^Shutdown scheduled for"), None),
     # -- who asked
-    ("initiator", "power button", re.compile(r"^Power key pressed"), None),
-    ("initiator", "power button", re.compile(r"button/power"), None),
-    ("initiator", "hypervisor request", re.compile(r"(?:hv_utils: )?(?:Shutdown|Restart) request received"),
+    ("initiator", "power button", _lazy(r"^Power key pressed"), None),
+    ("initiator", "power button", _lazy(r"button/power"), None),
+    ("initiator", "hypervisor request", _lazy(r"(?:hv_utils: )?(?:Shutdown|Restart) request received"),
      None),
-    ("initiator", "hypervisor request", re.compile(r"guest-shutdown called"), None),
-    ("initiator", "hypervisor request", re.compile(r"Initiating (?:halt|reboot)"), ("vmtoolsd", "vmsvc")),
-    ("initiator", "auditd halt", re.compile(r"audit daemon is now halting the system"), None),
-    ("initiator", "command", re.compile(r"COMMAND=\S*(?:/|\b)(?:reboot|shutdown|poweroff|halt|init [06])\b"),
+    ("initiator", "hypervisor request", _lazy(r"guest-shutdown called"), None),
+    ("initiator", "hypervisor request", _lazy(r"Initiating (?:halt|reboot)"), ("vmtoolsd", "vmsvc")),
+    ("initiator", "auditd halt", _lazy(r"audit daemon is now halting the system"), None),
+    ("initiator", "command", _lazy(r"COMMAND=\S*(?:/|\b)(?:reboot|shutdown|poweroff|halt|init [06])\b"),
      None),
-    ("initiator", "command", re.compile(r"^(?:requested by|Requested by) "), None),
-    ("initiator", "unattended-upgrades", re.compile(r"(?:Automatic-Reboot|unattended-upgrade.*reboot)"), None),
+    ("initiator", "command", _lazy(r"^(?:requested by|Requested by) "), None),
+    ("initiator", "unattended-upgrades", _lazy(r"(?:Automatic-Reboot|unattended-upgrade.*reboot)"), None),
     # -- causes when no kernel report engine is there to name them
-    ("cause", "kernel panic", re.compile(r"^Kernel panic - not syncing: (.*)$"), None),
-    ("cause", "kernel oops", re.compile(r"^(?:BUG: unable to handle|BUG: kernel NULL pointer|"
+    ("cause", "kernel panic", _lazy(r"^Kernel panic - not syncing: (.*)$"), None),
+    ("cause", "kernel oops", _lazy(r"^(?:BUG: unable to handle|BUG: kernel NULL pointer|"
                                         r"general protection fault|Oops: |kernel BUG at |invalid opcode: )"),
      None),
-    ("cause", "soft lockup", re.compile(r"BUG: soft lockup"), None),
-    ("cause", "hard lockup", re.compile(r"(?:Watchdog detected hard LOCKUP|hard LOCKUP on cpu)"), None),
-    ("cause", "hung task", re.compile(r"^INFO: task \S+ blocked for more than \d+ seconds"), None),
-    ("cause", "RCU stall", re.compile(r"rcu_(?:sched|preempt|bh) (?:self-)?detected stall"), None),
-    ("cause", "out of memory", re.compile(r"^(?:Out of memory: Kill(?:ed)? process|"
+    ("cause", "soft lockup", _lazy(r"BUG: soft lockup"), None),
+    ("cause", "hard lockup", _lazy(r"(?:Watchdog detected hard LOCKUP|hard LOCKUP on cpu)"), None),
+    ("cause", "hung task", _lazy(r"^INFO: task \S+ blocked for more than \d+ seconds"), None),
+    ("cause", "RCU stall", _lazy(r"rcu_(?:sched|preempt|bh) (?:self-)?detected stall"), None),
+    ("cause", "out of memory", _lazy(r"^(?:Out of memory: Kill(?:ed)? process|"
                                           r"Memory cgroup out of memory)"), None),
-    ("cause", "machine check", re.compile(r"(?:Machine check events logged|\[Hardware Error\]: "
+    ("cause", "machine check", _lazy(r"(?:Machine check events logged|\[Hardware Error\]: "
                                           r"(?:CPU|Machine check))"), None),
-    ("cause", "watchdog", re.compile(r"(?:watchdog did not stop!|Watchdog timer expired|"
+    ("cause", "watchdog", _lazy(r"(?:watchdog did not stop!|Watchdog timer expired|"
                                      r"watchdog: watchdog\d+: .*(?:timeout|expired))"), None),
-    ("cause", "sysrq", re.compile(r"^sysrq: (?:Resetting|Trigger a crash|Power Off|Emergency Remount)"),
+    ("cause", "sysrq", _lazy(r"^sysrq: (?:Resetting|Trigger a crash|Power Off|Emergency Remount)"),
      None),
+    # -- the kdump capture kernel saving the crashed kernel's memory (RHEL's kdump
+    #    dracut module, Debian's kdump-tools, SUSE's kdumptool, makedumpfile itself)
+    ("dump", "failed", _lazy(r"(?:saving vmcore failed|failed to save vmcore|makedumpfile [Ff]ailed|"
+                                  r"Dump saving failed|kdump-tools: makedumpfile failed)"), None),
+    ("dump", "saved", _lazy(r"(?:saving vmcore complete|saved vmcore in|The dumpfile is saved to|"
+                                 r"Dump saving completed)"), None),
     # -- the next boot found the mess
-    ("recovery", "filesystem recovery", re.compile(r"(?:EXT[234]-fs \([^)]*\): (?:recovery complete|"
+    ("recovery", "filesystem recovery", _lazy(r"(?:EXT[234]-fs \([^)]*\): (?:recovery complete|"
                                                    r"INFO: recovery required|orphan cleanup)|"
                                                    r"XFS \([^)]*\): (?:Starting|Ending) recovery|"
                                                    r"BTRFS info \([^)]*\): start tree-log replay|"
@@ -181,34 +210,34 @@ RULES = (
                                                    r"[Cc]learing orphaned inode|"
                                                    r"(?:Fs|Filesystem) was not properly unmounted)"), None),
     # -- problems worth a look
-    ("problem", "emergency", re.compile(r"^(?:Reached target Emergency Mode|Started Emergency Shell|"
+    ("problem", "emergency", _lazy(r"^(?:Reached target Emergency Mode|Started Emergency Shell|"
                                         r"Welcome to emergency mode|You are in emergency mode|"
                                         r"Entering emergency mode)"), None),
-    ("problem", "emergency", re.compile(r"^(?:Reached target Rescue Mode|Started Rescue Shell|"
+    ("problem", "emergency", _lazy(r"^(?:Reached target Rescue Mode|Started Rescue Shell|"
                                         r"You are in rescue mode)"), None),
-    ("problem", "emergency", re.compile(r"dracut-initqueue timeout"), None),
-    ("problem", "read-only-root", re.compile(r"(?:cannot be mounted read-write|"
+    ("problem", "emergency", _lazy(r"dracut-initqueue timeout"), None),
+    ("problem", "read-only-root", _lazy(r"(?:cannot be mounted read-write|"
                                              r"cannot remount \S+ read-write|"
                                              r"Remounting filesystem read-only|"
                                              r"write access unavailable, cannot proceed|"
                                              r"mounted filesystem read-only|"
                                              r"Filesystem has been shut down)"), None),
-    ("problem", "fsck-repair", re.compile(r"(?:FILE SYSTEM WAS MODIFIED|UNEXPECTED INCONSISTENCY|"
+    ("problem", "fsck-repair", _lazy(r"(?:FILE SYSTEM WAS MODIFIED|UNEXPECTED INCONSISTENCY|"
                                           r"contains a file system with errors|"
                                           r"Failed to start File System Check)"), None),
-    ("problem", "security-policy", re.compile(r"(?:Failed to load SELinux policy|"
+    ("problem", "security-policy", _lazy(r"(?:Failed to load SELinux policy|"
                                               r"SELinux: +Could not load policy|"
                                               r"SELinux: +failed to load policy|"
                                               r"AppArmor parser error|"
                                               r"Failed to load AppArmor profiles)"), None),
-    ("problem", "failed-unit", re.compile(r"^Failed to start (.+?)\.?$"), None),
-    ("problem", "failed-unit", re.compile(r"^(\S+\.(?:service|mount|socket|device|swap)): "
+    ("problem", "failed-unit", _lazy(r"^Failed to start (.+?)\.?$"), None),
+    ("problem", "failed-unit", _lazy(r"^(\S+\.(?:service|mount|socket|device|swap)): "
                                           r"Failed with result '([^']+)'\.?$"), None),
-    ("problem", "failed-unit", re.compile(r"^\[FAILED\] Failed to start (.+?)\.?$"), None),
-    ("startup", "startup", re.compile(r"^Startup finished in (.*?)(?: = (\S+(?: \S+)?))?\.?$"), None),
-    ("target", "default", re.compile(r"^Reached target (?:Multi-User System|Graphical Interface)\.?$"),
+    ("problem", "failed-unit", _lazy(r"^\[FAILED\] Failed to start (.+?)\.?$"), None),
+    ("startup", "startup", _lazy(r"^Startup finished in (.*?)(?: = (\S+(?: \S+)?))?\.?$"), None),
+    ("target", "default", _lazy(r"^Reached target (?:Multi-User System|Graphical Interface)\.?$"),
      None),
-    ("initrd", "switch root", re.compile(r"^(?:Switching root\.?|Reached target Switch Root\.?|"
+    ("initrd", "switch root", _lazy(r"^(?:Switching root\.?|Reached target Switch Root\.?|"
                                          r"Started Switch Root|initrd-switch-root\.service)"), None),
 )
 
@@ -231,21 +260,42 @@ RULE_LITERALS = (
     "out of memory", "Machine check", "Hardware Error", "sysrq", "recovery", "orphan", "unmounted",
     "recovering journal", "rphaned inode", "mergency", "Rescue", "rescue", "dracut-initqueue",
     "read-write", "read-only", "write access", "shut down", "FILE SYSTEM", "INCONSISTENCY",
-    "with errors", "File System Check", "SELinux", "AppArmor", "apparmor", "Failed", "Startup finished",
-    "Switch", "switch-root",
+    "with errors", "File System Check", "SELinux", "AppArmor parser", "AppArmor profiles", "Failed",
+    "Startup finished", "Switch", "switch-root", "vmcore", "makedumpfile", "dumpfile", "Dump saving",
 )
 
 
 _SCREEN = re.compile("|".join(re.escape(literal) for literal in RULE_LITERALS))
+_KEYED = []
+
+
+def _keyed_rules():
+    """RULES with the literals of RULE_LITERALS each rule's pattern spells out (built on first use).
+
+    A message passing the screen is tried only against the rules one of
+    whose literals it holds (a rule naming none of them is always tried):
+    a kernel audit line or a failed login no longer walks every rule.
+    """
+    if not _KEYED:
+        for kind, detail, regex, programs in RULES:
+            literals = tuple(literal for literal in RULE_LITERALS if literal in regex.pattern)
+            _KEYED.append((kind, detail, regex, programs, literals))
+    return _KEYED
 
 
 def classify(message, program=None):
     """(kind, detail, match) for the first rule that fits one message, or None."""
     if not message or not _SCREEN.search(message):
         return None
-    for kind, detail, regex, programs in RULES:
+    for kind, detail, regex, programs, literals in _keyed_rules():
         if programs is not None and (program or "") not in programs:
             continue
+        if literals:
+            for literal in literals:
+                if literal in message:
+                    break
+            else:
+                continue
         match = regex.search(message)
         if match:
             return kind, detail, match
@@ -254,6 +304,9 @@ def classify(message, program=None):
 
 def logger_event(message, program=None):
     """'start', 'stop' or None for a system logger line."""
+    if "start" not in message and "exiting" not in message and "shutting down" not in message and \
+            "stopped" not in message and "terminating" not in message:
+        return None       # every LOGGER_START / LOGGER_STOP shape holds one of these
     if LOGGER_START.search(message):
         return "start"
     match = LOGGER_STOP.search(message)
@@ -265,6 +318,20 @@ def logger_event(message, program=None):
             return None  # "ntpd exiting on signal 15" is a service stopping, not the logger
         return "stop"
     return None
+
+
+# Every kernel report header the kernel-report engine knows holds one of these
+# (a copy of shared.kernelreport_kinds.MARKERS; tests keep the two equal):
+# a window holding none has no report to name, and the engine -- a big import --
+# is not loaded for it.
+KERNEL_REPORT_MARKERS = (
+    "BUG", "WARNING", "INFO:", "Oops", "[#", "[ cut here", "PANIC", "Internal error", "Unable to handle",
+    "LOCKUP", "UBSAN", "Hardware Error", "Machine check", "EDAC ", "Kernel panic", "NMI", "I/O error",
+    "I/O Error", ", dev ", "-fs error", "failed to convert", "Delayed block", "JBD2", "jbd2", "Aborting journal",
+    "XFS (",
+    "BTRFS", "Out of memory", "Memory cgroup", "kill", "failure", "fault ip", "gfault", "protection fault",
+    "Remounting", "Data will be lost",
+)
 
 
 # ---------------------------------------------------------------- the benchmark's grep
@@ -280,6 +347,22 @@ def grep_pattern():
 WINDOW_ANCHORS = tuple(sorted(set(
     [literal.encode() for literal in RULE_LITERALS] +
     [b"] start", b"restart", b"exiting on signal", b"syslog-ng", b"Linux version", b"ommand line"])))
+
+
+# The same lines found in a lower-cased window with fewer passes: every
+# WINDOW_ANCHORS literal, lower-cased, holds one of these (tests check it);
+# candidates are confirmed with window_regex() on the line as written.
+WINDOW_SCREEN = (
+    b"restart", b"power", b"halt", b"new kernel", b"d target", b"shut", b"syncing", b"sigterm",
+    b"sigkill", b"unmount", b"deactivating", b"detaching", b"loop devices", b"reboot", b"atchdog",
+    b"runlevel", b"going down", b"system is ", b"stopping", b"request received", b"initiating",
+    b"command=", b"equested by", b"unattended-upgrade", b"kernel panic", b"bug", b"general protection",
+    b"oops", b"invalid opcode", b"lockup", b"info: task", b"stall", b"of memory", b"machine check",
+    b"hardware error", b"sysrq", b"recover", b"rphan", b"mergency", b"rescue", b"dracut-initqueue",
+    b"read-", b"write access", b"file system", b"inconsistency", b"with errors", b"selinux",
+    b"apparmor p", b"failed", b"startup finished", b"switch", b"] start", b"exiting on signal",
+    b"syslog-ng", b"linux version", b"ommand line", b"vmcore", b"makedumpfile", b"dumpfile", b"dump saving",
+)
 
 
 def window_regex():

@@ -294,6 +294,8 @@ class _Segmenter(object):
 class TextInput(object):
     """A text log made of one or more files read in order (rotations oldest first)."""
 
+    line_base = 0          # added to line numbers (a section inside a bigger file)
+
     def __init__(self, source, name, kind, paths, utc=False, plain=None):
         self.source = source
         self.name = name
@@ -378,15 +380,17 @@ class TextInput(object):
                     continue
                 parser = logs.LineParser(mtime=mtime, utc=self.utc)
                 kind = "full" if full else ("journal" if self.kind == "journal-text" else "fast")
-                scanned = _parallel_scan(self._real(index), kind)
+                scanned = _indexed_scan(self._real(index), kind)
+                if scanned is None:
+                    scanned = _parallel_scan(self._real(index), kind)
                 if scanned is None:
                     scanned = _scan(stream, regex, anchors)
                 matches, length, count, problem = scanned
                 for lineno, offset, text, before in matches:
                     if before is not None and boot_markers.LOGGER_START.search(text):
                         # the line before a logger start tells a restart from a boot
-                        seg.before = parser.parse(Line(_clean(before), origin, lineno - 1))
-                    record = parser.parse(Line(_clean(text), origin, lineno))
+                        seg.before = parser.parse(Line(_clean(before), origin, lineno - 1 + self.line_base))
+                    record = parser.parse(Line(_clean(text), origin, lineno + self.line_base))
                     seg.feed(record, (index, offset, lineno))
                 if problem:
                     self.source.warn("%s: %s" % (origin, problem))
@@ -470,43 +474,141 @@ class TextInput(object):
         mtime = self._mtimes_or(index)
         plan.sort(key=lambda item: item[0])
         position = 0
+        batch = []
+        held = 0
         try:
             for start, stop, line_at, line_end, piece, which, ref in plan:
                 data = _read_range(stream, start, stop, position)
                 position = start + len(data)
-                if data is None:
-                    break
                 if line_at is None:
                     line_at = line_end - data.count(b"\n")
                     if not data.endswith(b"\n") and stop >= self.lengths[index]:
                         line_at -= 1
                     line_at = max(1, line_at)
-                parser = logs.LineParser(mtime=ref if ref is not None else mtime, utc=self.utc)
-                records = []
-                for offset, raw in _window_lines(data, which):
-                    if len(raw) > textio.MAX_LINE:
-                        raw = raw[:textio.MAX_LINE]
-                    text = _clean(textio.decode(raw))
-                    records.append(parser.parse(Line(text, origin, line_at + offset)))
-                if which == "head":
-                    limit = None
-                    for record in records:
-                        if record.stamp is not None:
-                            limit = record.stamp + HEAD_SECONDS
-                            break
-                    if limit is not None:
-                        records = [r for r in records if r.stamp is None or r.stamp <= limit]
-                    piece.head.extend(records)
-                else:
-                    piece.tail.extend(records)
+                batch.append((data, line_at, piece, which, ref))
+                held += len(data)
+                if held >= WINDOW_BATCH:
+                    self._parse_windows(batch, origin, mtime)
+                    batch, held = [], 0
+            self._parse_windows(batch, origin, mtime)
         finally:
             stream.close()
+
+    def _parse_windows(self, batch, origin, mtime):
+        """Parse the lines worth keeping of a few windows (their marker lines found in one go)."""
+        marks = _grep_marks([data for data, _, _, _, _ in batch])
+        for number, (data, line_at, piece, which, ref) in enumerate(batch):
+            parser = logs.LineParser(mtime=ref if ref is not None else mtime, utc=self.utc)
+            records = []
+            for offset, raw in _window_lines(data, which, marks[number] if marks is not None else None):
+                if len(raw) > textio.MAX_LINE:
+                    raw = raw[:textio.MAX_LINE]
+                text = _clean(textio.decode(raw))
+                records.append(parser.parse(Line(text, origin, line_at + offset + self.line_base)))
+            if which == "head":
+                limit = None
+                for record in records:
+                    if record.stamp is not None:
+                        limit = record.stamp + HEAD_SECONDS
+                        break
+                if limit is not None:
+                    records = [r for r in records if r.stamp is None or r.stamp <= limit]
+                piece.head.extend(records)
+            else:
+                piece.tail.extend(records)
 
     def _mtimes_or(self, index):
         return self.mtimes[index] if index < len(self.mtimes) else None
 
 
 PARALLEL_MIN = 256 * 1024 * 1024     # plain files at least this big are scanned by several processes
+GREP_MIN = 32 * 1024 * 1024          # plain files at least this big are indexed by grep
+GREP_MEMORY = 256 * 1024 * 1024      # grep's address-space cap (its line buffer)
+
+
+def _indexed_scan(path, kind, run=None):
+    """The first pass over a big plain file through grep (-n -b with the anchors), or None.
+
+    grep finds the anchor lines and counts lines at its own speed (CPython's
+    ``bytes.count`` of newlines runs at 0.4-1.2 GB/s, grep's at memory
+    speed); each candidate line is then read where grep found it and
+    confirmed with the same regex as the in-process scan, so both paths
+    yield the same matches.  ``wc -l`` runs beside grep for the line count
+    (the last boot's end needs real line numbers).  Any trouble (no grep,
+    a cut output, the file changing underneath) returns None and the
+    in-process scan runs instead.
+    """
+    if path is None or kind == "full":
+        return None
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return None
+    if size < GREP_MIN:
+        return None
+    from . import runner
+    run = run or runner.run
+    anchors = {"fast": boot_markers.SCAN_ANCHORS, "journal": boot_markers.JOURNAL_ANCHORS}[kind]
+    argv = ["grep", "-a", "-n", "-b", "-F"]
+    for anchor in anchors:
+        argv += ["-e", anchor.decode("ascii")]
+    # wc runs beside grep (no thread: a child started with preexec_fn under a memory
+    # cap must not be forked from a second thread); its output is one short line.
+    counter = runner.stream_output(["wc", "-l", path])
+    if counter is None:
+        return None
+    words = []
+    try:
+        # grep holds a whole line in memory: a hostile multi-gigabyte line makes it
+        # fail under the cap (not take the box's memory) and the in-process scan runs
+        result = run(argv + ["--", path], timeout=3600, cap=256 * 1024 * 1024, memory_limit=GREP_MEMORY)
+        words = counter.stdout.read(4096).split()
+    finally:
+        trouble = runner.finish_stream(counter, timeout=3600)
+    if trouble or not words or not words[0].isdigit():
+        return None
+    lines = int(words[0])
+    if result.status == "failed" and result.rc == 1 and not result.stdout:
+        found = []
+    elif not result.ok:
+        return None
+    else:
+        found = []
+        for line in result.stdout.splitlines():
+            lineno, _, rest = line.partition(":")
+            offset, _, _ = rest.partition(":")
+            if lineno.isdigit() and offset.isdigit():
+                found.append((int(lineno), int(offset)))
+            elif found or line.startswith("[output cut"):
+                return None           # a cut output: do not trust a partial index
+    try:
+        if os.path.getsize(path) != size:
+            return None               # a live log growing under us: the in-process scan reads a snapshot
+        regex = boot_markers.scan_regex(kind)
+        matches = []
+        with open(path, "rb") as handle:
+            if size:
+                handle.seek(size - 1)
+                if handle.read(1) != b"\n":
+                    lines += 1        # a last line without its newline
+            for lineno, offset in found:
+                handle.seek(offset)
+                raw = handle.readline(textio.MAX_LINE + 1)
+                line = raw[:textio.MAX_LINE].rstrip(b"\n").rstrip(b"\r") if len(raw) > textio.MAX_LINE \
+                    else raw.rstrip(b"\n")
+                if not regex.search(line):
+                    continue
+                text = textio.decode(line.rstrip(b"\r"))
+                before = None
+                if lineno > 1 and offset > 0:
+                    low = max(0, offset - textio.MAX_LINE)
+                    handle.seek(low)
+                    chunk = handle.read(offset - low)[:-1]
+                    before = textio.decode(chunk[chunk.rfind(b"\n") + 1:].rstrip(b"\r"))
+                matches.append((lineno, offset, text, before))
+    except OSError:
+        return None
+    return matches, size, lines, None
 
 
 def _scan(stream, regex, anchors, limit=None):
@@ -602,8 +704,63 @@ TAIL_EDGE = 200       # last lines of a boot always read (end time, how it ended
 TAIL_LINES = 1500     # ... and the kernel's lines among the last ones (reports before the end)
 
 
-def _window_lines(data, which):
-    """(index, raw line) of a window worth parsing: its edge, and lines holding a marker."""
+WINDOW_BATCH = 32 * 1024 * 1024   # window bytes held at once (bounded memory with thousands of boots)
+WINDOW_GREP_MIN = 2 * 1024 * 1024 # window bytes from which grep finds their marker lines
+
+
+def _grep_marks(windows, run=None):
+    """[set of marked line indexes] per window (lines holding a WINDOW_ANCHORS literal), or None.
+
+    One ``grep -F`` over the windows joined (through the runner, on stdin)
+    instead of one ``bytes.find`` pass per literal per window; only worth
+    it for megabytes of windows.  None (no grep, any trouble): the caller
+    finds them in-process (_marked_lines), with the same result.
+    """
+    total = sum(len(data) for data in windows)
+    if total < WINDOW_GREP_MIN:
+        return None
+    from . import runner
+    run = run or runner.run
+    joined = []
+    firsts = []            # line number (1-based) in the joined text of each window's first line
+    lines = 0
+    for data in windows:
+        firsts.append(lines + 1)
+        if not data:
+            continue
+        lines += data.count(b"\n")
+        if data.endswith(b"\n"):
+            joined.append(data)
+        else:
+            joined.append(data + b"\n")
+            lines += 1
+    argv = ["grep", "-a", "-n", "-F"]
+    for anchor in boot_markers.WINDOW_ANCHORS:
+        argv += ["-e", anchor.decode("ascii")]
+    result = run(argv, timeout=600, cap=2 * total + (1 << 20), stdin_data=b"".join(joined))
+    if result.status == "failed" and result.rc == 1 and not result.stdout:
+        return [set() for _ in windows]
+    if not result.ok or "\n[output cut at " in result.stdout:
+        return None
+    import bisect
+    marks = [set() for _ in windows]
+    for line in result.stdout.split("\n"):
+        number, colon, _ = line.partition(":")
+        if not colon:
+            continue
+        if not number.isdigit():
+            return None
+        number = int(number)
+        window = bisect.bisect_right(firsts, number) - 1
+        marks[window].add(number - firsts[window])
+    return marks
+
+
+def _window_lines(data, which, marked=None):
+    """(index, raw line) of a window worth parsing: its edge, and lines holding a marker.
+
+    ``marked``: the indexes of the lines holding a marker when already known (_grep_marks).
+    """
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
@@ -617,12 +774,45 @@ def _window_lines(data, which):
             raw = lines[index]
             if b"kernel" in raw or raw[:1] == b"[":
                 keep.add(index)
-    if count > len(keep):
-        import io
-        scanner = textio.MatchScanner(io.BytesIO(data), _window_regex(), anchors=boot_markers.WINDOW_ANCHORS)
-        for lineno, _ in scanner:
-            keep.add(lineno - 1)
+    if marked is not None:
+        keep.update(marked)
+    elif count > len(keep):
+        keep.update(_marked_lines(data, lines, keep))
     return [(index, lines[index]) for index in sorted(keep) if index < count]
+
+
+def _marked_lines(data, lines, skip):
+    """Indexes of ``lines`` (``data`` split at newlines) holding a WINDOW_ANCHORS literal.
+
+    One ``bytes.find`` pass per boot_markers.WINDOW_SCREEN literal over the
+    lower-cased window (fewer passes than one per anchor), then the exact
+    anchors on each candidate line.
+    """
+    import bisect
+    lowered = data.lower()
+    offsets = []
+    for literal in boot_markers.WINDOW_SCREEN:
+        found = lowered.find(literal)
+        while found >= 0:
+            offsets.append(found)
+            end = lowered.find(b"\n", found)
+            if end < 0:
+                break
+            found = lowered.find(literal, end + 1)
+    if not offsets:
+        return set()
+    starts = []
+    position = 0
+    for line in lines:
+        starts.append(position)
+        position += len(line) + 1
+    confirm = _window_regex().search
+    marked = set()
+    for offset in offsets:
+        index = bisect.bisect_right(starts, offset) - 1
+        if index not in skip and index not in marked and confirm(lines[index]):
+            marked.add(index)
+    return marked
 
 
 _WINDOW_REGEX = []
@@ -817,6 +1007,78 @@ def wtmp_pieces(source, paths, plain=False):
     return pieces
 
 
+# ================================================================ wtmpdb
+
+def wtmpdb_pieces(source, paths, plain=False):
+    """Pieces from wtmpdb databases: one per boot row; its Logout (set by ``wtmpdb shutdown``) is
+    the clean end, user sessions until the next boot extend how long it was seen up."""
+    from . import boot_wtmpdb
+    entries = []
+    for path in paths:
+        origin = path if plain else source.origin(path)
+        real = path if plain else (source.tree.real(path) if hasattr(source.tree, "real") else None)
+        if real is not None:
+            found, problem = boot_wtmpdb.read(real)
+            note = boot_wtmpdb.wal_note(real)
+            if note:
+                source.warn("%s: %s" % (origin, note))
+        else:
+            try:
+                stream = source.open(path)
+                try:
+                    data = stream.read(256 * 1024 * 1024)
+                finally:
+                    stream.close()
+            except (textio.Unreadable, EOFError, OSError, ValueError) as error:
+                source.warn("%s: %s" % (origin, error))
+                continue
+            found, problem = boot_wtmpdb.read(data=data)
+        if problem:
+            source.warn("%s: %s" % (origin, problem))
+        # rows in the order they were written (ID), rotations first: a clock
+        # stepped back after a boot must not move a session into the boot before
+        entries.extend((entry, origin) for entry in sorted(found, key=lambda entry: entry.row))
+    pieces = []
+    current = None
+    for entry, origin in entries:
+        if entry.kind == "boot":
+            current = Piece("wtmpdb", "wtmp")
+            current.start = entry.login
+            current.unc = 60.0
+            current.kernel = entry.host or None
+            current.start_evidence = findings.Evidence(origin, entry.row, _wtmpdb_text(entry))
+            current.end = entry.login
+            if entry.logout is not None and entry.logout >= entry.login:
+                current.end = entry.logout
+                current.events.append(("end", "shutdown", findings.Evidence(
+                    origin, entry.row, _wtmpdb_text(entry, logout=True)), entry.logout))
+            pieces.append(current)
+        elif current is not None:
+            for stamp in (entry.login, entry.logout):
+                if stamp is not None and stamp >= current.start and not current.events:
+                    current.end = max(current.end, stamp)
+    for number, piece in enumerate(pieces[:-1]):
+        following = pieces[number + 1].start
+        if piece.end is not None and piece.end > following:
+            piece.end = max(piece.start, following)   # a session closed after the next boot began: clock trouble
+    return pieces
+
+
+def _wtmpdb_text(entry, logout=False):
+    if logout:
+        return "wtmpdb boot entry %s: logout (shutdown) at %s" % (entry.row, timeparse.iso_utc(entry.logout))
+    return "wtmpdb boot entry %s (%s) at %s" % (entry.row, entry.host or "-", timeparse.iso_utc(entry.login))
+
+
+def wtmpdb_paths(source):
+    from . import boot_wtmpdb
+    folder = boot_wtmpdb.FOLDER
+    if not source.isdir(folder):
+        return []
+    return [posix_join(folder, name) for name in boot_wtmpdb.order_files(source.listdir(folder))
+            if not source.isdir(posix_join(folder, name))]
+
+
 def _wtmp_text(entry):
     stamp = timeparse.iso_utc(entry.stamp)
     if entry.kind == "runlevel":
@@ -845,6 +1107,8 @@ class Boot(object):
         self.loop = False
         self.end_evidence = []
         self.kdump = False
+        self.dump = None              # kdump capture kernel: "saved" / "failed" / None (not seen)
+        self.dump_evidence = []
 
     # -- merged fields
     @property
@@ -931,6 +1195,8 @@ class Boot(object):
             return self.last_mono
         if self.start is None or self.end is None:
             return None
+        if self.end == self.start and all(p.kind == "wtmp" for p in self.pieces):
+            return None       # a wtmp/wtmpdb boot record and nothing after it: how long is unknown
         return max(0.0, self.end - self.start)
 
     @property
@@ -979,6 +1245,7 @@ class Boot(object):
             "loop": self.loop,
             "inferred_from_logger": all(getattr(p, "weak", False) for p in self.pieces),
             "kdump_kernel": self.kdump,
+            "kdump_dump": self.dump if self.kdump else None,
             "logger_restarts": self.logger_restarts,
             "inputs": self.inputs,
             "evidence": {
@@ -1045,6 +1312,8 @@ def kernel_causes(records, end_stamp=None, end_mono=None):
     works; otherwise a minimal line-based detection.  One function so the
     engine can be swapped without touching the rest.
     """
+    if not _report_candidate(records):
+        return [], "kernelreport"       # no report header in the window: nothing for either detector
     try:
         from . import kernelreport
         reports = kernelreport.scan(records)
@@ -1067,7 +1336,7 @@ def kernel_causes(records, end_stamp=None, end_mono=None):
             out.append((kind, title, evidence, report.panicked, report.count))
         return out, "kernelreport"
     except Exception:  # the engine is optional: fall back to the minimal detection
-        pass
+        _ENGINE_FAILED.append(True)
     out = []
     for kind, detail, match, record in _events(records):
         if kind == "cause" and detail not in ("watchdog", "sysrq"):
@@ -1075,6 +1344,17 @@ def kernel_causes(records, end_stamp=None, end_mono=None):
             out.append((detail, title, [_evidence(record)], detail == "kernel panic", 1))
     out.reverse()
     return out, "minimal"
+
+
+_ENGINE_FAILED = []
+_REPORT_SCREEN = []
+
+
+def _report_candidate(records):
+    """True when a line of ``records`` holds a kernel report marker (boot_markers.KERNEL_REPORT_MARKERS)."""
+    if not _REPORT_SCREEN:
+        _REPORT_SCREEN.append(re.compile("|".join(re.escape(m) for m in boot_markers.KERNEL_REPORT_MARKERS)))
+    return bool(_REPORT_SCREEN[0].search("\n".join(record.line.text for record in records)))
 
 
 def judge(boots, live=False):
@@ -1147,6 +1427,8 @@ def _judge_one(boot, following, live):
     if end_events:
         boot.ending = "clean"
         actions = [d for d, _ in end_events if d != "shutdown"]
+        if not actions:   # a wtmp/wtmpdb shutdown record says it ended, the journal or syslog says how
+            actions = [d for d, _ in intents if d != "shutdown"]
         boot.action = actions[-1] if actions else "shutdown"
         boot.end_how = {"reboot": "reboot", "poweroff": "power off", "halt": "halt",
                         "kexec": "kexec reboot", "shutdown": "shutdown"}[boot.action]
@@ -1167,6 +1449,10 @@ def _judge_one(boot, following, live):
         boot.end_how = "unclean"
     if boot.kdump:
         boot.end_how = "kdump capture kernel, " + boot.end_how
+        for kind, detail, match, record in _tail_events(boot):
+            if kind == "dump":
+                boot.dump = detail
+                boot.dump_evidence = (boot.dump_evidence + [_evidence(record)])[-3:]
     if intents and boot.ending == "unclean":
         boot.end_how = "shutdown began, did not finish"
         boot.end_evidence = [e for _, e in intents[-2:]]
@@ -1362,6 +1648,7 @@ class Timeline(object):
             "unclean": counts.get("unclean", 0),
             "running": counts.get("running", 0),
             "unknown": counts.get("unknown", 0),
+            "kdump_captures": sum(1 for b in self.boots if b.kdump),
             "loops": [{"first": run[0].number, "last": run[-1].number, "boots": len(run),
                        "start": timeparse.iso_utc(run[0].start) if run[0].start is not None and
                        not run[0].relative else None,
@@ -1401,6 +1688,17 @@ class Timeline(object):
                 fix="read the end of the first boots of the loop (bootlog -v) and the console; "
                     "boot once with 'systemd.unit=rescue.target' or an older kernel to break the loop"))
         for boot in self.boots:
+            if boot.kdump:
+                saved = boot.dump == "saved"
+                out.append(findings.Finding(
+                    "bootlog.kdump", findings.INFO if saved else findings.WARNING,
+                    "boot %d is the kdump capture kernel: %s" % (
+                        boot.number, {"saved": "the vmcore was saved", "failed": "saving the vmcore FAILED"}.get(
+                            boot.dump, "no sign it saved the vmcore")),
+                    "the boot before it crashed into kdump (elfcorehdr= on this boot's command line)",
+                    evidence=(boot.dump_evidence or ([boot.start_evidence] if boot.start_evidence else []))[-3:],
+                    fix="" if saved else "check the dump target and its free space (kdumpsetup check); the "
+                                        "next crash will be lost the same way"))
             for problem in boot.problems:
                 severity = findings.CRITICAL if problem["kind"] in ("emergency", "read-only-root") \
                     else findings.WARNING if problem["kind"] != "fsck-repair" else findings.INFO
@@ -1496,6 +1794,9 @@ def timeline(source, journal=True, utc=False, runner_fn=None, files=(), log_dir=
             if _looks_json(source, path, True):
                 pieces = json_export_pieces(source, name, path, utc=utc, plain=True)
                 kind = "journal-json"
+            elif _looks_wtmpdb(path):
+                pieces = wtmpdb_pieces(source, [path], plain=True)
+                kind = "wtmpdb"
             elif _looks_wtmp(path):
                 pieces = wtmp_pieces(source, [path], plain=True)
                 kind = "wtmp"
@@ -1528,9 +1829,14 @@ def timeline(source, journal=True, utc=False, runner_fn=None, files=(), log_dir=
                     pieces = json_export_pieces(source, path, path, utc=utc)
                     inputs.append(_input_record(path, "journal-json", pieces, [path]))
                     pieces_all.extend(pieces)
+        if log_dir is None and source.kind == "supportconfig":
+            for name, kind, text in supportconfig_inputs(source, utc):
+                pieces = [p for p in text.pieces() if p.wall]
+                inputs.append(_input_record(name, kind, pieces))
+                pieces_all.extend(pieces)
         if log_dir is None:
             for log in logs.discover(source, journal=False, names=()):
-                if log.kind == "journal-text":
+                if log.kind == "journal-text" and source.kind != "supportconfig":
                     if log.paths:
                         text = TextInput(source, log.name, "journal-text", log.paths, utc=utc)
                     else:
@@ -1543,11 +1849,18 @@ def timeline(source, journal=True, utc=False, runner_fn=None, files=(), log_dir=
             pieces = wtmp_pieces(source, wtmp_paths)
             inputs.append(_input_record(posix_join(folder, "wtmp*"), "wtmp", pieces, wtmp_paths))
             pieces_all.extend(pieces)
+        db_paths = wtmpdb_paths(source) if log_dir is None else []
+        if db_paths:
+            pieces = wtmpdb_pieces(source, db_paths)
+            inputs.append(_input_record("wtmpdb", "wtmpdb", pieces, db_paths))
+            pieces_all.extend(pieces)
         if journal:
             pieces = _binary_journal(source, folder, log_dir, runner_fn, since, until, last)
             if pieces is not None:
                 inputs.append(_input_record("journal", "journal", pieces))
                 pieces_all.extend(pieces)
+    if not source.live:
+        _align_zones(pieces_all, utc)
     wall = merge([p for p in pieces_all if p.wall])
     relative = [Boot(p) for p in pieces_all if not p.wall]
     boots = wall + relative
@@ -1564,10 +1877,14 @@ def timeline(source, journal=True, utc=False, runner_fn=None, files=(), log_dir=
 
 
 def _engine_available():
+    """Whether the kernel-report engine is there (found, not imported: it loads only when a
+    window holds a report), and did not fail when it was used."""
+    if _ENGINE_FAILED:
+        return False
     try:
-        from . import kernelreport
-        return hasattr(kernelreport, "scan") and hasattr(kernelreport, "reports_near")
-    except Exception:
+        import importlib.util
+        return importlib.util.find_spec(__package__ + ".kernelreport") is not None
+    except (ImportError, ValueError, AttributeError):
         return False
 
 
@@ -1586,6 +1903,133 @@ def _looks_wtmp(path):
         return False
     return boot_wtmp.pick_layout(head[:len(head) - len(head) % boot_wtmp.RECORD_SIZE]) is not None and \
         textio.looks_binary(head)
+
+
+# ================================================================ supportconfig sections
+
+# journalctl options of a plain export (the whole log, one boot, or its last lines);
+# anything else (a unit, a priority, a grep, --list-boots) is a filtered view or no log.
+_JOURNAL_FLAGS = ("--no-pager", "-a", "--all", "--show-all", "-q", "--quiet", "--utc", "-x", "--catalog",
+                  "--no-hostname", "-k", "--dmesg", "-m", "--merge", "-l", "--full")
+_JOURNAL_VALUED = ("-n", "--lines", "-o", "--output", "--since", "--until", "-S", "-U", "-b", "--boot")
+_TEXT_OUTPUTS = ("short", "short-iso", "short-precise", "short-iso-precise", "short-full")
+
+
+def journal_export_words(words):
+    """True for the words of a journalctl command that prints the journal as text (or its tail)."""
+    if not words or words[0] != "journalctl":
+        return False
+    index = 1
+    while index < len(words):
+        word = words[index]
+        if word == "|":
+            return words[index + 1:index + 2] in (["tail"], ["head"])
+        name, equals, value = word.partition("=")
+        if name in _JOURNAL_VALUED:
+            if not equals:
+                following = words[index + 1] if index + 1 < len(words) else None
+                takes = following is not None and following != "|" and \
+                    (not following.startswith("-") or following.lstrip("-").isdigit())
+                value = following if takes else ""
+                index += 1 if takes else 0
+            if name in ("-o", "--output") and value not in _TEXT_OUTPUTS:
+                return False
+        elif name not in _JOURNAL_FLAGS:
+            return False
+        index += 1
+    return True
+
+
+def supportconfig_inputs(source, utc=False):
+    """[(name, kind, text input)] of the journal exports and ``dmesg -T`` a supportconfig holds.
+
+    supportconfig (supportutils' bin/supportconfig) writes the journal as
+    Command sections: messages.txt ``journalctl --no-pager --output=short-iso``
+    (``--lines N`` unless -A) when there is no /var/log/messages; boot.txt
+    ``journalctl --no-pager --boot 0`` (``| tail -n N`` when limited), with -A
+    ``--list-boot`` and ``--boot 0`` .. ``--boot N`` (positive offsets count
+    from the oldest boot), and ``dmesg -T``.  Each becomes its own input, so
+    the same boot seen in two sections merges instead of counting twice.
+    """
+    out = []
+    for words, txt, first, body in getattr(source, "commands", []):
+        if not body:
+            continue
+        if journal_export_words(words):
+            kind = "journal-text"
+        elif words[:1] == ["dmesg"] and ("-T" in words or "--ctime" in words):
+            kind = "dmesg"
+        else:
+            continue
+        name = "%s:%d %s" % (txt, first, " ".join(w for w in words if w != "--no-pager"))
+        text = _BlobInput(source, name, "\n".join(body) + "\n", utc=utc, kind=kind, origin=txt,
+                          line_base=first - 1, mtime=source.mtime(txt))
+        out.append((name, kind, text))
+    return out
+
+
+_ISO_OFFSET = re.compile(r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?([+-]\d\d):?(\d\d)\b")
+
+
+def _align_zones(pieces, utc):
+    """Put zone-less stamps of a bundle into the box's own zone when other inputs show it.
+
+    Syslog and ``journalctl`` short stamps carry no zone and are read in the
+    zone of the machine running bootlog; ISO stamps of the same bundle
+    (``2024-03-13T08:30:45+0100``) tell the box's offset at that time.  Each
+    zone-less piece is shifted by the difference, taken at the nearest ISO
+    stamp, so one boot seen in both merges instead of counting twice.
+    """
+    import bisect
+    import time as time_module
+    samples = []
+    for piece in pieces:
+        for record in piece.head[:20] + piece.tail[-20:]:
+            if record.zone_known and record.stamp is not None:
+                match = _ISO_OFFSET.match(record.line.text)
+                if match:
+                    sign = -1 if match.group(1).startswith("-") else 1
+                    hours = abs(int(match.group(1)))
+                    samples.append((record.stamp, sign * (hours * 3600 + int(match.group(2)) * 60)))
+    if not samples:
+        return
+    samples.sort()
+    stamps = [stamp for stamp, _ in samples]
+    for piece in pieces:
+        if not piece.wall or piece.kind in ("wtmp", "journal", "journal-json") or piece.start is None:
+            continue
+        records = [r for r in piece.head + piece.tail if r.stamp is not None]
+        if not records or any(r.zone_known for r in records):
+            continue
+        at = bisect.bisect_left(stamps, piece.start)
+        near = [i for i in (at - 1, at) if 0 <= i < len(samples)]
+        box = min((abs(samples[i][0] - piece.start), samples[i][1]) for i in near)[1]
+        here = 0 if utc else time_module.localtime(piece.start).tm_gmtoff
+        if here != box:
+            _shift(piece, here - box)
+
+
+def _shift(piece, delta):
+    def moved(record):
+        if record is None or record.stamp is None or record.zone_known:
+            return record
+        return record._replace(stamp=record.stamp + delta)
+    piece.first = moved(piece.first)
+    piece.head = [moved(r) for r in piece.head]
+    piece.tail = [moved(r) for r in piece.tail]
+    if piece.start is not None:
+        piece.start += delta
+    if piece.end is not None:
+        piece.end += delta
+
+
+def _looks_wtmpdb(path):
+    from . import boot_wtmpdb
+    try:
+        with open(path, "rb") as handle:
+            return boot_wtmpdb.looks_wtmpdb(handle.read(16))
+    except OSError:
+        return False
 
 
 def _binary_journal(source, folder, log_dir, runner_fn, since, until, last):
@@ -1608,18 +2052,30 @@ def _binary_journal(source, folder, log_dir, runner_fn, since, until, last):
 
 
 class _BlobInput(TextInput):
-    """A text input held in memory (a supportconfig command section)."""
+    """A text input held in memory (a supportconfig command section).
 
-    def __init__(self, source, name, text, utc=False):
-        TextInput.__init__(self, source, name, "journal-text", [name], utc=utc, plain=None)
+    ``origin`` / ``line_base``: the file the section is in and the line before
+    its first line, so evidence points at ``boot.txt:LINE``; ``mtime``: that
+    file's time (the year of year-less stamps).
+    """
+
+    def __init__(self, source, name, text, utc=False, kind="journal-text", origin=None, line_base=0,
+                 mtime=None):
+        TextInput.__init__(self, source, name, kind, [name], utc=utc, plain=None)
         self.blob = text.encode("utf-8", "replace")
+        self.blob_origin = origin or name
+        self.line_base = line_base
+        self.blob_mtime = mtime
 
     def _open(self, index):
         import io
         return io.BufferedReader(io.BytesIO(self.blob))
 
     def _origin(self, index):
-        return self.name
+        return self.blob_origin
 
     def _mtime(self, index):
-        return None
+        return self.blob_mtime
+
+    def _small(self):
+        return len(self.blob) <= boot_markers.FULL_SCAN_LIMIT
