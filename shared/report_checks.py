@@ -138,17 +138,81 @@ def compiled_rules():
 
 
 # Lines kept from big archive members read in one pass (sources.TarTree
-# digests): every kernel and systemd line (kernel reports, boot and shutdown
-# markers, unit failures) and whatever the rules can match.  Few anchors on
-# purpose: each costs a pass of bytes.find over the member.
-KEEP_ANCHORS = (b"kernel", b"systemd", b"rror", b"ail", b"AIL", b"-- ", b"rsyslogd", b"DENIED", b"avc:",
-                b"nvalid user", b"not responding", b"tale", b"nvme", b"bond", b"ead-only", b"imed out")
+# digests, searched by grep -F on another core: textio.GrepScanner): the
+# lines the rules can match, the kernel-report markers of the oops engine
+# plus the lines of a report that follow its header (trace frames, register
+# and OOM dumps), and the boot/shutdown markers of the bootlog engine.  Every
+# literal must be selective: a literal in one line of ten ("kernel",
+# "systemd", "Link") sends a tenth of a gigabyte through Python.
+KEEP_RULE_LITERALS = (
+    b"read-only", b"-fs error", b"XFS (", b"BTRFS", b"No space left on device", b"I/O error",
+    b"Medium Error", b"offline device", b"Device offlined", b"SCSI error", b"timing out command",
+    b"FAILED Result", b" QID ", b"controller is down", b"Device not ready",
+    b"Removing after probe failure", b"resetting controller", b"not responding", b"Stale", b"ESTALE",
+    b"repeated too quickly", b"Dependency failed", b"timed out", b"Timed out waiting",
+    b"Failed to start", b"entered failed state", b"Failed with result", b"ink is Down", b"ink is down",
+    b"link down", b"Link down", b"carrier lost", b"table full", b"bond", b"SYN flooding", b"avc:",
+    b"DENIED", b"Failed password for", b"authentication failure", b"FAILED LOGIN",
+    b"Failed publickey for", b"Invalid user", b"blocked for more",
+)
+KEEP_REPORT_LITERALS = (
+    b"Call Trace", b"RIP: ", b"Code: ", b"Modules linked in", b"Hardware name", b"Tainted:",
+    b"---[ end", b"Mem-Info", b"Killed process", b"<TASK>", b"</TASK>", b"[ pid ]", b"Workqueue:",
+    b"PC is at", b"LR is at", b"Kernel Offset", b"Rebooting in", b"Sense Key", b"Add. Sense",
+    b"Buffer I/O",
+    # trace frames ("func+0x1a/0x30"): a hung task's title names its function from them
+    b"+0x",
+)
+# Short literals make grep -F slow (its skip distance is the shortest
+# pattern): the oops engine's short markers are kept through longer ones
+# that its reports' header lines hold.
+_KEEP_LONGER = {
+    b"BUG": (b"BUG: ", b"BUG at"), b"NMI": (b"NMI watchdog", b"NMI backtrace", b"NMI received", b"Uhhuh. NMI"),
+    b"[#": (b"divide error", b"double fault", b"stack segment", b"invalid opcode"),
+    b"kill": (b"Killed process", b"oom-kill", b"oom_kill", b"invoked oom"),
+    b"** ": (b"messages dropped", b"** Boot"),
+}
+# bootlog's window literals that are too common to keep (replaced by specific ones).
+_BOOT_BROAD = (b"Reached target", b"Failed", b"Switch", b"Stopping")
+KEEP_BOOT_LITERALS = (
+    b"Reached target Reboot", b"Reached target System", b"Reached target Power", b"Reached target Halt",
+    b"Reached target Shutdown", b"Reached target Final", b"Reached target Late Shutdown",
+    b"Reached target Kexec", b"Reached target Emergency", b"Reached target Rescue",
+    b"Reached target Multi-User", b"Reached target Graphical", b"Reached target Switch Root",
+    b"Failed to", b"Switching", b"Stopping User Manager", b"Stopping Session", b"-- Reboot --",
+    b"-- Boot ", b"Linux version", b'rsyslog.com"] start',
+)
+_KEEP = None
+
+
+def keep_literals():
+    """The literals of keep_regex(): the rules', the oops engine's, bootlog's."""
+    global _KEEP
+    if _KEEP is None:
+        found = set(KEEP_RULE_LITERALS) | set(KEEP_REPORT_LITERALS) | set(KEEP_BOOT_LITERALS)
+        try:
+            from . import kernelreport_kinds as kinds
+            for marker in kinds.MARKERS + kinds.PREFILTER_EXTRA:
+                marker = marker.encode("utf-8")
+                found.update(_KEEP_LONGER.get(marker, (marker,)))
+        except Exception:   # the oops engine missing: its lines are simply not kept
+            pass
+        try:
+            from . import boot_markers
+            for anchor in boot_markers.JOURNAL_ANCHORS + boot_markers.WINDOW_ANCHORS:
+                if anchor not in _BOOT_BROAD:
+                    found.update(_KEEP_LONGER.get(anchor, (anchor,)))
+        except Exception:
+            pass
+        # a literal holding another one adds nothing (and slows grep down)
+        _KEEP = tuple(sorted(a for a in found if not any(b != a and b in a for b in found)))
+    return _KEEP
 
 
 def keep_regex():
     """Bytes regex and anchors for sources.TarTree(keep_regex=..., anchors=...)."""
-    pattern = b"|".join(re.escape(a) for a in KEEP_ANCHORS)
-    return re.compile(pattern), list(KEEP_ANCHORS)
+    anchors = keep_literals()
+    return re.compile(b"|".join(re.escape(a) for a in anchors)), list(anchors)
 
 
 class Hit(object):
@@ -272,7 +336,9 @@ def _scan_file(source, path, regex, anchors, classify, parser):
         if textio.looks_binary(head):
             source.warn("%s: binary data, not a text log (skipped)" % (origin,))
             return None
-        scanner = textio.MatchScanner(stream, regex, anchors=anchors)
+        # selective literals (every rule match holds one); grep -F finds them in big files
+        size = source.size(path) or 0
+        scanner = textio.scanner_for(stream, regex, anchors=KEEP_RULE_LITERALS, big=size >= GREP_MIN_BYTES)
         for lineno, text in scanner:
             classify(Line(text, origin, lineno), parser)
         if scanner.problem:
@@ -286,6 +352,7 @@ def _scan_file(source, path, regex, anchors, classify, parser):
 
 
 TAIL_BYTES = 64 * 1024
+GREP_MIN_BYTES = 16 * 1024 * 1024   # below this the in-process MatchScanner is as fast
 
 
 def _tail(source, path, total, count):
@@ -551,17 +618,73 @@ def check_mdstat(bundle):
     return out
 
 
+# multipath -ll topology: a map line, then path lines under the path groups:
+#   mpatha (3600140551c...) dm-2 LIO-ORG,disk01       (or: 3600...a1 dm-2 VENDOR,PRODUCT)
+#   | `- 3:0:0:1 sdd 8:48 failed faulty running        (dm state, checker state, device state)
+# -v4 adds "Jun 09 06:03:40 | ..." debug lines, which are skipped.
+_MP_MAP = re.compile(r"^(?:create: |reload: )?(?P<name>\S+)(?: \((?P<wwid>[^)]+)\))? (?P<dm>dm-\d+) (?P<rest>.*)$")
+_MP_PATH = re.compile(r"^[ |`+\\-]*- (?P<hcil>\d+:\d+:\d+:\d+) +(?P<dev>\S+) +(?P<majmin>\d+:\d+) +"
+                      r"(?P<dm>\S+) +(?P<checker>i/o pending|\S+) +(?P<state>\S+)")
+_MP_BAD_DM = ("failed",)
+_MP_BAD_CHECKER = ("faulty", "shaky")
+_MP_BAD_STATE = ("offline", "transport-offline", "blocked", "quiesce")
+
+
+def parse_multipath(lines):
+    """[(map name, wwid, dm, lineno, [(lineno, line, dev, dm state, checker, device state)])]."""
+    maps = []
+    for lineno, line in lines:
+        if " | " in line[:24]:
+            continue          # -v4 debug output
+        path = _MP_PATH.match(line)
+        if path and maps:
+            maps[-1][4].append((lineno, line, path.group("dev"), path.group("dm"), path.group("checker"),
+                                path.group("state")))
+            continue
+        head = _MP_MAP.match(line)
+        if head and not line.startswith((" ", "|", "`", "size=")):
+            maps.append((head.group("name"), head.group("wwid") or head.group("name"), head.group("dm"),
+                         lineno, []))
+    return maps
+
+
+def _mp_failed(path):
+    _, _, _, dm, checker, state = path
+    return dm in _MP_BAD_DM or checker in _MP_BAD_CHECKER or state in _MP_BAD_STATE
+
+
 def check_multipath(bundle):
     text = bundle.text("multipath")
     if text is None or "command not found" in text or not text.strip():
         return []
-    bad = [(n, l) for n, l in bundle.lines("multipath") if re.search(r"\b(failed|faulty|offline)\b", l)]
-    if not bad:
-        return []
     from .bundle import origin_path
-    return [F.Finding("multipath.failed", F.WARNING, "%d failed multipath path(s)" % len(bad), "",
-                      [F.Evidence(origin_path(bundle.origin("multipath")), n, l) for n, l in bad[:5]],
-                      "check the SAN fabric, HBA and array ports of those paths; 'multipathd show paths'")]
+    origin = origin_path(bundle.origin("multipath"))
+    maps = [m for m in parse_multipath(bundle.lines("multipath")) if m[4]]
+    if not maps:
+        return []
+    out = []
+    for name, wwid, dm, lineno, paths in maps:
+        bad = [p for p in paths if _mp_failed(p)]
+        if not bad:
+            continue
+        left = len(paths) - len(bad)
+        severity = F.CRITICAL if left == 0 else F.WARNING
+        out.append(F.Finding(
+            "multipath.failed", severity, "multipath %s: %d of %d path(s) failed%s (%s)" % (
+                name, len(bad), len(paths), ", NO path left" if left == 0 else "",
+                " ".join(p[2] for p in bad[:6])),
+            ("%s (%s): I/O to it %s" % (dm, wwid, "queues or fails (every path is down)" if left == 0 else
+                                       "runs on its last path: one more failure and it is down" if left == 1
+                                       else "runs on %d of %d path(s)" % (left, len(paths)))),
+            [F.Evidence(origin, lineno, "%s (%s) %s" % (name, wwid, dm))] +
+            [F.Evidence(origin, p[0], p[1].strip()) for p in bad[:5]],
+            "check the SAN fabric, HBA and array ports of those paths ('multipathd show paths', the "
+            "array's port status, 'dmesg' for the SCSI errors); reinstate with 'multipathd reinstate path DEV'"))
+    if not out:
+        total = sum(len(m[4]) for m in maps)
+        out.append(F.Finding("multipath.failed", F.OK, "multipath: %d map(s), all %d path(s) active" % (len(maps), total),
+                             evidence=[F.Evidence(origin, maps[0][3], maps[0][0])]))
+    return out
 
 
 def meminfo(bundle):

@@ -12,8 +12,14 @@ pass (sources.TarTree ``keep=``), so xz is never decompressed twice.
   ``kernelreport`` (oops), ``boottimeline`` (bootlog), ``kdump``
   (kdumpsetup check) -- each guarded: a missing or failing engine gives a
   "not evaluated (missing: ...)" finding, never a crash;
-* perfcollect recordings: the recording format does not exist yet;
-  ``PERFCOLLECT_HOOK`` is where a reader plugs in (see ``_perfcollect``).
+* perfcollect recordings (a folder or tarball with a perfcollect
+  ``manifest.json``, found by content): ``PERFCOLLECT_HOOK``
+  (``report_perf.read``) gives the analysis findings, chart series,
+  triggers with their snapshots and the inventory summary;
+* binary members (report_binary): sadc files through ``sadf -d`` into the
+  sar charts when no text sar exists, binary journals through
+  ``journalctl --file`` shown to the log rules and engines as
+  ``report_binary.JOURNAL_TEXT`` when no journal text export exists.
 
 ``Result.to_dict(scrubber=None)`` is the JSON document (findings, sections,
 timeline, charts, bundle facts, warnings); the renderers in
@@ -29,8 +35,9 @@ import time
 from . import bundle as bundle_mod
 from . import distro as distro_mod
 from . import findings as F
+from . import logs as logs_mod
 from . import report_checks as checks
-from . import report_sar
+from . import report_binary, report_perf, report_sar
 from . import runner as runner_mod
 from . import sources, timeparse
 
@@ -38,15 +45,15 @@ PRE_LINES = 60          # lines shown per command output in a section
 EXCERPT_LINES = 20      # matched lines shown per rule in the log section
 TIMELINE_LIMIT = 400    # events kept in the timeline (worst and newest first)
 
-# Set by a perfcollect reader when its recording format exists: a function
-# (source) -> (series dict like report_sar.SarData.series, triggers
-# [(epoch, title)]) or None when the source holds no recording.
-PERFCOLLECT_HOOK = None
+# The perfcollect reader: a function (source, utc) -> report_perf.PerfData, or
+# the older contract (series dict like report_sar.SarData.series, triggers
+# [(epoch, title)]); None when the source holds no recording.
+PERFCOLLECT_HOOK = report_perf.read
 
 
 class Options(object):
     def __init__(self, thresholds=None, utc=False, progress=None, tail_lines=25, engines=True,
-                 runner=None, now=None):
+                 runner=None, now=None, converter=None):
         self.thresholds = dict(checks.DEFAULT_THRESHOLDS)
         if thresholds:
             self.thresholds.update(thresholds)
@@ -56,6 +63,9 @@ class Options(object):
         self.engines = engines
         self.runner = runner
         self.now = now          # "now" for ages and end-of-life (tests pin it)
+        # Runs the local converters of binary bundle members (sadf, journalctl) on
+        # private temp copies; tests pass a RecordingRunner.
+        self.converter = converter
 
 
 class Result(object):
@@ -141,9 +151,22 @@ def analyze(source, options=None):
     if source.live and info.get("collected") is None:
         info["collected"] = now
         info["collected_origin"] = "the live system, now"
+    say("perfcollect recording")
+    perf = _perfcollect(result, source, options)
+    if perf is not None and source.kind == "root":
+        info.update(kind="perfcollect", tool="perfcollect",
+                    version=(perf.manifest.get("tool_version") or
+                             (perf.analysis or {}).get("recording", {}).get("tool_version")),
+                    collected=perf.manifest.get("last_sample") or perf.manifest.get("updated"),
+                    collected_origin="manifest.json (last sample)")
+    _binary_journal(result, source, options)
     result.bundle = _bundle_dict(info, options, now)
     dist = distro_mod.detect(source)
     _facts(result, bundle, dist, info)
+    if perf is not None:
+        for key, value in perf.facts().items():
+            if value is not None and not result.facts.get(key):
+                result.facts[key] = value
 
     add = result.findings.extend
     say("checking the bundle")
@@ -178,7 +201,10 @@ def analyze(source, options=None):
                                      ["any text log (var/log/messages, syslog, journal export, dmesg)"])])
 
     reports, boots = [], None
-    if options.engines:
+    if info["kind"] == "perfcollect":
+        for name in ("oops", "bootlog", "kdump"):
+            result.engines[name] = "not applicable (a perfcollect recording: kernel messages are read by its analysis)"
+    if options.engines and info["kind"] != "perfcollect":
         say("kernel reports (oops engine)")
         reports = _kernel_reports(result, source, options)
         say("boot timeline (bootlog engine)")
@@ -187,16 +213,72 @@ def analyze(source, options=None):
         kdump_state = _kdump(result, source, options, bundle)
     else:
         kdump_state = None
-    series, triggers = _metrics(result, source, options)
+    series, triggers = _metrics(result, source, options, perf)
     packages = _package_events(source, options)
 
+    if perf is not None:
+        result.findings.extend(perf.findings)
+        if info["kind"] == "perfcollect":
+            result.findings = _perf_only(result.findings)
     result.findings = _dedupe(result.findings)
     result.timeline = _timeline(result, info, scan, reports, boots, packages, triggers)
-    result.charts = _charts(series, reports, boots)
+    result.charts = _charts(series, reports, boots, perf)
     result.sections = _sections(result, bundle, info, scan, reports, boots, kdump_state, packages, options)
-    result.warnings = list(source.warnings)
+    if perf is not None and perf.items:
+        result.sections.insert(0, _section("perfcollect", "Performance recording (perfcollect)", perf.items,
+                                           ("perfcollect.",)))
+    result.warnings = list(source.warnings) + (perf.warnings if perf is not None else [])
     result.elapsed = time.time() - started
     return result
+
+
+def _perfcollect(result, source, options):
+    """The PerfData of a perfcollect recording in the source, or None."""
+    hook = PERFCOLLECT_HOOK
+    if hook is None:
+        result.engines["perfcollect"] = "not configured (PERFCOLLECT_HOOK)"
+        return None
+    try:
+        found = hook(source, options.utc) if hook is report_perf.read else hook(source)
+    except Exception as error:  # a damaged recording must not take the report down
+        result.engines["perfcollect"] = "failed: %s: %s" % (type(error).__name__, error)
+        result.findings.append(F.Finding.not_evaluated("perfcollect.recording", "perfcollect recording", [
+            "a readable recording (%s: %s)" % (type(error).__name__, error)]))
+        return None
+    if found is None:
+        result.engines["perfcollect"] = "no recording in this source"
+        return None
+    if isinstance(found, tuple):
+        data = report_perf.PerfData()
+        data.series, data.triggers = found[0], list(found[1])
+        found = data
+    analysis = found.analysis or {}
+    result.engines["perfcollect"] = "ok: %d sample(s), %d series, %d trigger(s)" % (
+        analysis.get("samples") or 0, len(found.series),
+        len([e for e in analysis.get("events") or [] if e.get("event") == "trigger"]))
+    if found.analysis is None and not found.series:
+        result.engines["perfcollect"] = "not evaluated: %s" % ("; ".join(found.warnings) or "unreadable")
+        result.findings.append(F.Finding.not_evaluated("perfcollect.recording", "perfcollect recording",
+                                                        found.warnings[:1] or ["a readable recording"]))
+    return found
+
+
+def _perf_only(found):
+    """A bare perfcollect recording holds no bundle files: the bundle checks that say
+    'not evaluated' become one line instead of a screenful."""
+    keep, idle = [], []
+    for finding in found:
+        if finding.severity == F.NOT_EVALUATED and not finding.check.startswith("perfcollect."):
+            idle.append(finding.check)
+        else:
+            keep.append(finding)
+    if idle:
+        keep.append(F.Finding.not_evaluated(
+            "bundle.checks", "%d bundle check(s) (%s%s)" % (len(idle), ", ".join(idle[:6]),
+                                                             ", ..." if len(idle) > 6 else ""),
+            ["a sosreport or supportconfig of the host (a perfcollect recording holds metrics, "
+             "not configuration or logs)"]))
+    return keep
 
 
 def _dedupe(found):
@@ -250,6 +332,7 @@ def _kernel_reports(result, source, options):
         return []
     try:
         reports = module.scan_source(source, utc=options.utc, runner_fn=_refusing_runner(source, options))
+        _real_line_numbers(reports, source)
         found = module.summary_findings(reports)
     except Exception as error:
         result.engines["oops"] = "failed: %s: %s" % (type(error).__name__, error)
@@ -263,6 +346,33 @@ def _kernel_reports(result, source, options):
         result.findings.append(F.Finding("oops.none", F.OK, "no kernel panics, oopses, lockups, OOM kills or "
                                                          "hung tasks in the logs read"))
     return reports
+
+
+def _real_line_numbers(reports, source):
+    """The oops engine reads a digested archive member (sources.Digest: the kept
+    lines of a huge log) as a short text numbered from 1; put back the line
+    numbers those lines have in the member, so evidence points at the real line."""
+    digest_of = getattr(source.tree, "digest", None)
+    if digest_of is None:
+        return
+    maps = {}
+    for report in reports:
+        origin = getattr(report, "origin", None)
+        if origin not in maps:
+            digest = digest_of(origin) if origin else None
+            maps[origin] = [n for n, _ in digest.lines] if digest is not None else None
+        numbers = maps[origin]
+        if not numbers:
+            continue
+
+        def real(lineno, numbers=numbers):
+            return numbers[lineno - 1] if isinstance(lineno, int) and 0 < lineno <= len(numbers) else lineno
+        report.lineno = real(report.lineno)
+        report.end_lineno = real(report.end_lineno)
+        lines = getattr(report, "lines", None)
+        if lines:
+            report.lines = [l._replace(lineno=real(l.lineno)) if hasattr(l, "_replace") and l.origin == origin
+                            else l for l in lines]
 
 
 def _boot_timeline(result, source, options):
@@ -342,8 +452,8 @@ def _kdump_on_bundle(found, facts, bundle):
     return out
 
 
-def _metrics(result, source, options):
-    """sar text in the bundle (and perfcollect when a reader exists) -> series, triggers."""
+def _metrics(result, source, options, perf=None):
+    """sar text in the bundle and the perfcollect recording's series -> series, triggers."""
     series = {}
     triggers = []
     data = report_sar.SarData()
@@ -363,6 +473,7 @@ def _metrics(result, source, options):
             parsed = report_sar.parse(head.splitlines(), origin=path, utc=options.utc)
             data.merge(parsed)
     data.finish()
+    _binary_sar(result, source, options, data)
     for problem in data.problems:
         source.warn(problem)
     if data.series:
@@ -370,20 +481,77 @@ def _metrics(result, source, options):
         triggers.extend((stamp, "LINUX RESTART (sar)") for stamp in data.restarts)
         result.engines["sar"] = "ok: %d series from %s" % (len(data.series), ", ".join(data.origins[1:4] or
                                                                                        data.origins[:3]))
-    hook = PERFCOLLECT_HOOK
-    if hook is not None:
-        try:
-            found = hook(source)
-        except Exception as error:
-            source.warn("perfcollect recording unreadable (%s: %s)" % (type(error).__name__, error))
-            found = None
-        if found:
-            series.update(found[0])
-            triggers.extend(found[1])
-            result.engines["perfcollect"] = "ok"
-    else:
-        result.engines["perfcollect"] = "not supported yet (no recording format; PERFCOLLECT_HOOK)"
+    if perf is not None:
+        series.update(perf.series)
+        triggers.extend(perf.triggers)
     return series, triggers
+
+
+def _binary_journal(result, source, options):
+    """A bundle's binary journal files -> text through journalctl (private temp copies),
+    shown to the log rules and the oops / bootlog engines as JOURNAL_TEXT."""
+    if source.kind != "sos":
+        return
+    paths = report_binary.binary_journal_files(source)
+    if not paths:
+        return
+    texts = [p for p in logs_mod.SOS_JOURNAL_GLOBS if p != report_binary.JOURNAL_TEXT and source.glob(p)]
+    if texts:
+        result.engines["journal"] = "not converted: journal text present (%s); %d binary file(s)" % (
+            texts[0], len(paths))
+        return
+    done = report_binary.convert_journals(source, paths, options.converter or runner_mod.run)
+    if done.stopper:
+        result.engines["journal"] = "not evaluated (binary journal: %s)" % done.stopper
+        source.warn("binary journal (%d file(s)) not read: %s" % (len(paths), done.stopper))
+        result.findings.append(F.Finding(
+            "journal.binary", F.NOT_EVALUATED, "binary journal: %d file(s) (%s)" % (len(paths), paths[0]),
+            "not evaluated (binary journal: %s)" % done.stopper, [F.Evidence(p) for p in paths[:3]],
+            "read them where systemd is installed: journalctl --file FILE -o short-iso > FILE.txt",
+            missing=["binary journal: %s" % done.stopper]))
+        return
+    for problem in done.problems:
+        source.warn("binary journal: %s" % problem)
+    notes = []
+    if done.left_out:
+        notes.append("%d older file(s) left out (over %s converted, newest first)" % (
+            len(done.left_out), timeparse.format_size(report_binary.JOURNAL_CAP)))
+    if done.capped_lines:
+        notes.append("the newest %d entries kept" % report_binary.JOURNAL_LINES)
+    for note in notes:
+        source.warn("binary journal: %s" % note)
+    result.engines["journal"] = "ok: %d of %d file(s), %s, converted with journalctl -o short-iso%s" % (
+        len(done.converted), len(paths), timeparse.format_size(done.bytes), "; " + "; ".join(notes) if notes else "")
+    source.tree = report_binary.OverlayTree(source.tree, {report_binary.JOURNAL_TEXT: done.text.encode("utf-8")},
+                                            mtime=max(source.mtime(p) or 0 for p in done.converted) or None)
+
+
+def _binary_sar(result, source, options, data):
+    """Binary sadc files (var/log/sa/saNN) through sadf when no text sar was found."""
+    paths = report_binary.binary_sar_files(source)
+    if not paths:
+        return
+    shown = ", ".join(paths[:3]) + (" ..." if len(paths) > 3 else "")
+    if data.series:
+        result.engines["sar-binary"] = "not converted: text sar present (%d binary file(s): %s)" % (len(paths), shown)
+        return
+    texts, problems = report_binary.convert_sar(source, paths, options.converter or runner_mod.run)
+    for path, text in texts:
+        report_sar.parse_sadf(text, origin=path, data=data)
+    data.finish()
+    if texts:
+        result.engines["sar-binary"] = "ok: %d of %d file(s) converted with sadf" % (len(texts), len(paths))
+        for problem in problems:
+            source.warn("binary sar: %s" % problem)
+        return
+    reason = problems[0] if len(problems) == 1 else "; ".join(problems[:3])
+    result.engines["sar-binary"] = "not evaluated (binary sar: %s)" % reason
+    result.findings.append(F.Finding("sar.binary", F.NOT_EVALUATED, "sar charts from %d binary sar file(s) (%s)"
+                                     % (len(paths), shown), "not evaluated (binary sar: %s)" % reason,
+                                     [F.Evidence(p) for p in paths[:3]],
+                                     "read them where sysstat matches: 'sar -A -f FILE > FILE.txt' (or "
+                                     "'sadf -c FILE > NEW' to convert an old format)",
+                                     missing=["binary sar: %s" % reason]))
 
 
 _PKG_PATTERNS = (
@@ -511,7 +679,7 @@ def _bundle_findings(info, thresholds, source, now):
         out.append(F.Finding("bundle.damaged", F.WARNING, "the bundle is damaged: parts could not be read",
                              damaged[0], [F.Evidence(source.label, None, w[:300]) for w in damaged[:3]],
                              "check the transfer (checksum); ask for the bundle again"))
-    if source.kind == "root":
+    if info["kind"] == "root":
         out.append(F.Finding("bundle.kind", F.INFO, "a mounted or copied root: no command outputs",
                              "checks that need commands (df, ps, systemctl) are 'not evaluated'"))
     return out
@@ -597,15 +765,23 @@ def _timeline(result, info, scan, reports, boots, packages, triggers):
 
 _CHARTS = (
     ("cpu", "CPU busy, I/O wait and steal (%)", ("cpu.busy_pct", "cpu.iowait_pct", "cpu.steal_pct"), "%"),
-    ("memory", "Memory used (%)", ("mem.used_pct", "mem.swap_used_pct"), "%"),
+    ("memory", "Memory used (%)", ("mem.used_pct", "mem.swap_used_pct", "swap.used_pct"), "%"),
+    ("memory-available", "Memory available (%)", ("mem.available_pct",), "%"),
     ("load", "Load average (1 min)", ("load1",), ""),
+    ("pressure", "Pressure stall, some (avg10, %)", ("psi.cpu.some_avg10", "psi.io.some_avg10",
+                                                     "psi.memory.some_avg10"), "%"),
 )
 
 
-def _charts(series, reports, boots):
+def _charts(series, reports, boots, perf=None):
     if not series:
         return []
     markers = []
+    for event in ((perf.analysis or {}).get("events") or []) if perf is not None else ():
+        if event.get("event") == "trigger" and event.get("t") is not None:
+            markers.append({"stamp": event["t"], "label": "trigger %s: %s" % (event.get("trigger"),
+                                                                            event.get("detail") or ""),
+                            "kind": "trigger"})
     for report in reports or ():
         if report.primary and report.stamp is not None:
             markers.append({"stamp": report.stamp, "label": report.title[:60], "kind": "kernel"})

@@ -101,10 +101,23 @@ def render_text(doc, colour=False, width=80, verbose=False):
                 out.append("FILESYSTEMS")
                 for row in item["rows"][:20]:
                     out.append(("  %-24s %5s %8s  %s" % (row[0], row[3], row[2], row[1]))[:width])
+    for section in doc["sections"]:
+        if section["id"] != "perfcollect":
+            continue
+        out.append("")
+        out.append("PERFCOLLECT RECORDING")
+        for item in section["items"]:
+            if item["type"] == "kv" and item["rows"] and item["rows"][0][0] == "recording":
+                for key, value in item["rows"]:
+                    out.append(("  %-10s %s" % (key, value))[:width])
+            elif item["type"] == "table" and item["title"].startswith("triggers fired"):
+                out.append("  %s:" % item["title"])
+                for row in item["rows"][-10:]:
+                    out.append(("    %s  %s  snapshot %s" % (row[0], row[2], row[3]))[:width])
     if doc["charts"]:
         from .output import sparkline
         out.append("")
-        out.append("SAR (HTML report has the charts)")
+        out.append("METRICS (sar / perfcollect; the HTML report has the charts)")
         for chart in doc["charts"]:
             for series in chart["series"][:2]:
                 values = [p[1] for p in series["points"]]

@@ -217,6 +217,49 @@ def _row(data, stamp, head, row):
                 data.add("net.%s.%s" % (iface, leaf), stamp, value)
 
 
+def parse_sadf(text, origin="sadf", data=None):
+    """``sadf -d`` output (``# hostname;interval;timestamp;COLUMNS...`` headers, rows
+    ``host;interval;YYYY-MM-DD HH:MM:SS UTC;values``) -> SarData, through the same
+    column mapping as text sar (CPU ``-1`` is ``all``; LINUX-RESTART rows are restarts)."""
+    data = data if data is not None else SarData()
+    data.origins.append(origin)
+    header = None
+    for line in text.splitlines():
+        if line.startswith("#"):
+            header = [c.strip() for c in line.lstrip("#").split(";")][3:]
+            continue
+        fields = line.split(";")
+        if len(fields) < 4:
+            continue
+        data.host = data.host or fields[0]
+        stamp = _sadf_time(fields[2])
+        if stamp is None:
+            continue
+        if "LINUX-RESTART" in fields[3]:
+            data.restarts.append(stamp)
+            cpus = re.search(r"\((\d+) CPU\)", fields[3])
+            if cpus:
+                data.cpus = int(cpus.group(1))
+            continue
+        if header is None:
+            continue
+        row = fields[3:]
+        if header and header[0] == "CPU" and row and row[0] == "-1":
+            row = ["all"] + row[1:]
+        _row(data, stamp, header, row)
+    return data.finish()
+
+
+def _sadf_time(text):
+    match = re.match(r"^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?: (UTC|GMT|[+-]\d{4}))?$", text.strip())
+    if not match:
+        return None
+    zone = match.group(3)
+    iso = "%sT%s%s" % (match.group(1), match.group(2), "" if zone is None else
+                       "+00:00" if zone in ("UTC", "GMT") else "%s:%s" % (zone[:3], zone[3:]))
+    return timeparse.parse_iso(iso, assume_utc=True)
+
+
 def looks_like_sar(head_text):
     """True when text starts like a sar text report (banner within the first lines)."""
     for line in head_text.splitlines()[:40]:
