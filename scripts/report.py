@@ -233,14 +233,7 @@ def _extract(args, target, say):
                             code=cli.EXIT_USAGE)
     if not os.path.exists(args.bundle):
         raise cli.ToolError("%s: no such file" % args.bundle, fix="check the path", code=cli.EXIT_USAGE)
-    ticker = None
-    if say is not None:
-        state = {"next": 0}
-
-        def ticker(done):
-            if done >= state["next"]:
-                state["next"] = done + 64 * 1024 * 1024
-                say("extracting: %s written" % timeparse.format_size(done))
+    ticker = report_engine.byte_ticker(say, "extracting: %s written")
     try:
         done = report_binary.extract(target, args.extract, progress=ticker)
     except report_binary.ExtractError as error:

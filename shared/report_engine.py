@@ -122,16 +122,22 @@ def scrub_document(value, scrubber):
 def open_bundle(path, progress=None):
     """sources.open_source with the report's read plan (one pass over archives)."""
     regex, anchors = checks.keep_regex()
-    ticker = None
-    if progress is not None:
-        state = {"next": 0}
-
-        def ticker(done):
-            if done >= state["next"]:
-                state["next"] = done + 64 * 1024 * 1024
-                progress("reading archive: %s unpacked" % timeparse.format_size(done))
     return sources.open_source(path, keep=bundle_mod.wanted_member, keep_regex=regex, anchors=anchors,
-                               progress=ticker)
+                               progress=byte_ticker(progress, "reading archive: %s unpacked"))
+
+
+def byte_ticker(say, template, every=64 * 1024 * 1024):
+    """A progress callback taking a byte count that says ``template % size`` every
+    ``every`` bytes (None when there is nobody to tell)."""
+    if say is None:
+        return None
+    state = {"next": 0}
+
+    def ticker(done):
+        if done >= state["next"]:
+            state["next"] = done + every
+            say(template % timeparse.format_size(done))
+    return ticker
 
 
 # ------------------------------------------------------------ analysis

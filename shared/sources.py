@@ -596,13 +596,17 @@ class TarTree(_Tree):
         if self.streamed:
             raise Unreadable("not kept from an archive read as a stream (unpack it with "
                              "'tar --zstd -xf FILE' and pass the folder to read everything)")
+        return textio.open_binary_stream(self._member_handle(real))
+
+    def _member_handle(self, real):
+        """The stored bytes of a member of a seekable archive, as a file object."""
         try:
             handle = self._tar.extractfile(self.members[real])
         except (tarfile.TarError, EOFError, OSError) as error:
             raise Unreadable("archive member unreadable (%s)" % (error,))
         if handle is None:
             raise Unreadable("not a regular file")
-        return textio.open_binary_stream(handle)
+        return handle
 
     def open_raw(self, path):
         """The member's bytes as stored (no decompression by content); a member
@@ -615,13 +619,7 @@ class TarTree(_Tree):
             return io.BytesIO(self.cache[real])
         if self.streamed:
             raise Unreadable("not kept from an archive read as a stream (unpack it and pass the folder)")
-        try:
-            handle = self._tar.extractfile(self.members[real])
-        except (tarfile.TarError, EOFError, OSError) as error:
-            raise Unreadable("archive member unreadable (%s)" % (error,))
-        if handle is None:
-            raise Unreadable("not a regular file")
-        return handle
+        return self._member_handle(real)
 
     def mtime(self, path):
         real = self._resolve(path)
