@@ -12,6 +12,7 @@ import gzip
 import io
 import lzma
 import os
+import queue
 import re
 import zlib
 
@@ -472,6 +473,7 @@ class GrepScanner(object):
     """
 
     CHUNK = 4 * 1024 * 1024
+    QUEUED = 3              # blocks waiting for the writer thread (memory: QUEUED x CHUNK)
     LONG_LINE = MAX_LINE * 16
     SENTINEL = b"\x1erescuekit end of input\x1e"
 
@@ -521,6 +523,30 @@ class GrepScanner(object):
                 self.offset = None
                 yield lineno, decode(text[:MAX_LINE].rstrip(b"\r"))
 
+    def _write_all(self, blocks, pipe):
+        """The writer thread: blocks from the queue to grep, then the sentinel line;
+        after a broken pipe it keeps draining the queue so the reader never blocks."""
+        write = pipe.write
+        broken = False
+        while True:
+            block = blocks.get()
+            if block is None:
+                break
+            if not broken:
+                try:
+                    self._feed(write, block)
+                except (BrokenPipeError, OSError, ValueError):
+                    broken = True
+        try:
+            if not broken:
+                write((b"\n" if self._open else b"") + self.SENTINEL + b"\n")
+        except (BrokenPipeError, OSError, ValueError):
+            pass
+        try:
+            pipe.close()
+        except (BrokenPipeError, OSError, ValueError):
+            pass
+
     def _feed(self, write, block):
         first = block.find(b"\n")
         head = block if first < 0 else block[:first]
@@ -549,8 +575,14 @@ class GrepScanner(object):
         reader = threading.Thread(target=self._drain, args=(process.stdout,))
         reader.daemon = True
         reader.start()
-        write = process.stdin.write
-        broken = False
+        # A writer thread feeds grep while this one decompresses the next block
+        # (lzma and zlib release the GIL): decompression and grep overlap on two
+        # cores instead of taking turns through a 64 KiB pipe.  A few blocks in
+        # the queue bound the memory.
+        blocks = queue.Queue(maxsize=self.QUEUED)
+        writer = threading.Thread(target=self._write_all, args=(blocks, process.stdin))
+        writer.daemon = True
+        writer.start()
         try:
             while True:
                 try:
@@ -561,23 +593,12 @@ class GrepScanner(object):
                 if not block:
                     break
                 self.length += len(block)
-                if not broken:
-                    try:
-                        self._feed(write, block)
-                    except (BrokenPipeError, OSError):
-                        broken = True
+                blocks.put(block)
                 for item in self._results():
                     yield item
-            if not broken:
-                try:
-                    write((b"\n" if self._open else b"") + self.SENTINEL + b"\n")
-                except (BrokenPipeError, OSError):
-                    broken = True
         finally:
-            try:
-                process.stdin.close()
-            except (BrokenPipeError, OSError):
-                pass
+            blocks.put(None)
+            writer.join()
             reader.join()
             problem = runner.finish_stream(process)
         for item in self._results():
