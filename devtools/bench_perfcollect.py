@@ -11,6 +11,9 @@ what each left on disk, scaled to an hour.  Prints:
     bench perfcollect: ours X s, reference Y s, ratio Z
     bench perfcollect bytes/hour: ours A, reference B, ratio C
 
+With --repeat R the pair runs R times (each run on stderr); the result
+lines carry the medians and the range of the ratio over the runs.
+
 Without sysstat the reference is "not installed" and the ratios "n/a"
 (apt-get install -y sysstat).  Everything lives under --workdir (default
 a temporary folder), deleted afterwards unless --keep.  Runs on any
@@ -70,23 +73,73 @@ def main(argv=None):
     parser.add_argument("--workdir", default=None, help="folder for the outputs (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the workdir")
     parser.add_argument("--python", default=sys.executable, help="interpreter for perfcollect")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of the pair (default 1)")
     args = parser.parse_args(argv)
     if args.seconds < 2:
         parser.error("--seconds must be at least 2")
-    workdir = args.workdir or tempfile.mkdtemp(prefix="bench-perfcollect-")
-    os.makedirs(workdir, exist_ok=True)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     sleepers = []
+    runs = []
     try:
         for _ in range(args.procs):
-            sleepers.append(subprocess.Popen(["sleep", str(args.seconds + 120)]))
+            sleepers.append(subprocess.Popen(["sleep", str(args.repeat * (args.seconds + 30) + 120)]))
+        for number in range(args.repeat):
+            runs.append(one_run(args))
+            if args.repeat > 1:
+                ours, ref, ours_bytes, ref_bytes = runs[-1]
+                sys.stderr.write("run %d: ours %.2f s, reference %s s, ratio %s\n" % (
+                    number + 1, ours, "%.2f" % ref if ref is not None else "n/a",
+                    "%.2f" % (ours / ref) if ref else "n/a"))
+    finally:
+        for process in sleepers:
+            try:
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+            except OSError:
+                pass
+    ours_cpu = median([r[0] for r in runs])
+    ours_bytes = median([r[2] for r in runs])
+    if runs[0][1] is None:
+        print("bench perfcollect: ours %.2f s, reference not installed (%s), ratio n/a"
+              % (ours_cpu, ", ".join(MISSING)))
+        print("bench perfcollect bytes/hour: ours %s, reference not installed, ratio n/a" % human(ours_bytes))
+        return
+    ref_cpu = median([r[1] for r in runs])
+    ref_bytes = median([r[3] for r in runs])
+    ratios = [r[0] / r[1] if r[1] else float("inf") for r in runs]
+    spread = " (range %.2f-%.2f over %d runs)" % (min(ratios), max(ratios), len(runs)) if len(runs) > 1 else ""
+    print("bench perfcollect: ours %.2f s, reference %.2f s, ratio %.2f%s"
+          % (ours_cpu, ref_cpu, median(ratios), spread))
+    print("bench perfcollect bytes/hour: ours %s, reference %s, ratio %.2f"
+          % (human(ours_bytes), human(ref_bytes), ours_bytes / ref_bytes if ref_bytes else float("inf")))
+
+
+MISSING = []
+
+
+def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
+
+
+def one_run(args):
+    """(ours CPU s, reference CPU s or None, ours bytes/hour, reference bytes/hour or None)."""
+    workdir = args.workdir or tempfile.mkdtemp(prefix="bench-perfcollect-")
+    os.makedirs(workdir, exist_ok=True)
+    try:
         ours_dir = os.path.join(workdir, "perfcollect")
         ours = start([args.python, os.path.join(TOP, "scripts", "perfcollect.py"), "run", "--interval", "1",
                       "--duration", "%ds" % args.seconds, "--out", ours_dir, "--max-size", "1G",
                       "--min-free", "1M"], os.path.join(workdir, "perfcollect.out"))
         reference = []
-        missing = [tool for tool in ("sar", "pidstat") if not shutil.which(tool)]
+        missing = MISSING[:] = [tool for tool in ("sar", "pidstat") if not shutil.which(tool)]
         sa_file = os.path.join(workdir, "sa.data")
         pidstat_out = os.path.join(workdir, "pidstat.txt")
+        for stale in (sa_file, pidstat_out):      # sar -o appends: a fresh file per run
+            if os.path.exists(stale):
+                os.remove(stale)
         if not missing:
             reference.append(start(["sar", "-A", "-o", sa_file, "1", str(args.seconds)], os.devnull))
             reference.append(start(["pidstat", "1", str(args.seconds)], pidstat_out))
@@ -102,22 +155,9 @@ def main(argv=None):
         per_hour = 3600.0 / args.seconds
         ours_bytes = size_of(ours_dir) * per_hour
         if missing:
-            print("bench perfcollect: ours %.2f s, reference not installed (%s), ratio n/a"
-                  % (ours_cpu, ", ".join(missing)))
-            print("bench perfcollect bytes/hour: ours %s, reference not installed, ratio n/a" % human(ours_bytes))
-        else:
-            ref_bytes = size_of(sa_file, pidstat_out) * per_hour
-            print("bench perfcollect: ours %.2f s, reference %.2f s, ratio %.2f"
-                  % (ours_cpu, ref_cpu, ours_cpu / ref_cpu if ref_cpu else float("inf")))
-            print("bench perfcollect bytes/hour: ours %s, reference %s, ratio %.2f"
-                  % (human(ours_bytes), human(ref_bytes), ours_bytes / ref_bytes if ref_bytes else float("inf")))
+            return ours_cpu, None, ours_bytes, None
+        return ours_cpu, ref_cpu, ours_bytes, size_of(sa_file, pidstat_out) * per_hour
     finally:
-        for process in sleepers:
-            try:
-                process.send_signal(signal.SIGKILL)
-                process.wait()
-            except OSError:
-                pass
         if not args.keep and not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
         elif not args.keep:

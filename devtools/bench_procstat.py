@@ -3,7 +3,10 @@
 
 All four run side by side over the same N seconds (default 60), so they
 see the same machine; each one's user+system CPU time comes from wait4().
-Prints one line:
+As on a real server, --procs (default 300) idle processes exist during the
+run (the per-process files are the bulk of both sides' work).  With
+--repeat R the pair runs R times; each run goes to stderr and the result
+line carries the medians and the range of the ratio:
 
     bench procstat: ours X s, reference Y s, ratio Z
 
@@ -18,10 +21,10 @@ Runs on any Python 3.6+.
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
@@ -42,14 +45,67 @@ def cpu_seconds(process):
     return usage.ru_utime + usage.ru_stime, status
 
 
+def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=60, help="length of the run (default 60)")
+    parser.add_argument("--procs", type=int, default=300, help="idle processes present (default 300)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of the pair (default 1)")
     parser.add_argument("--workdir", default=None, help="folder for the outputs (default: a temp dir)")
     parser.add_argument("--python", default=sys.executable, help="interpreter for procstat")
     args = parser.parse_args(argv)
     if args.seconds < 1:
         parser.error("--seconds must be at least 1")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    sleepers = []
+    runs = []
+    try:
+        for _ in range(args.procs):
+            sleepers.append(subprocess.Popen(["sleep", str(args.repeat * (args.seconds + 30) + 60)]))
+        for number in range(args.repeat):
+            result = one_run(args)
+            if result is None:
+                return 1
+            runs.append(result)
+            if args.repeat > 1:
+                ours, ref = result
+                sys.stderr.write("run %d: ours %.3f s, reference %s s, ratio %s\n" % (
+                    number + 1, ours, "%.3f" % ref if ref is not None else "n/a",
+                    "%.2f" % (ours / ref) if ref else "n/a"))
+    finally:
+        for process in sleepers:
+            try:
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+            except OSError:
+                pass
+    ours_cpu = median([r[0] for r in runs])
+    if runs[0][1] is None:
+        print("bench procstat: ours %.3f s, reference not installed (%s), ratio n/a"
+              % (ours_cpu, ", ".join(MISSING)))
+    else:
+        ref_cpu = median([r[1] for r in runs])
+        ratios = [r[0] / r[1] if r[1] else float("inf") for r in runs]
+        spread = " (range %.2f-%.2f over %d runs)" % (min(ratios), max(ratios), len(runs)) if len(runs) > 1 else ""
+        print("bench procstat: ours %.3f s, reference %.3f s, ratio %.2f%s"
+              % (ours_cpu, ref_cpu, median(ratios), spread))
+    sys.stdout.flush()
+    sys.stderr.write("(%d one-second samples per run, %d idle processes; procstat -A vs pidstat 1 + "
+                     "iostat -x 1 + mpstat -P ALL 1)\n" % (args.seconds, args.procs))
+    return 0
+
+
+MISSING = []
+
+
+def one_run(args):
+    """(ours, reference or None) CPU seconds of one side-by-side run; None on failure."""
     workdir = args.workdir or tempfile.mkdtemp(prefix="bench-procstat-")
     os.makedirs(workdir, exist_ok=True)
     count = str(args.seconds)
@@ -57,33 +113,22 @@ def main(argv=None):
         ours = start([args.python, os.path.join(TOP, "scripts", "procstat.py"), "-A", "1", count],
                      os.path.join(workdir, "procstat.out"))
         reference = []
-        missing = [tool for tool in ("pidstat", "iostat", "mpstat") if not shutil.which(tool)]
+        missing = MISSING[:] = [tool for tool in ("pidstat", "iostat", "mpstat") if not shutil.which(tool)]
         if not missing:
             reference = [start(["pidstat", "1", count], os.path.join(workdir, "pidstat.out")),
                          start(["iostat", "-x", "1", count], os.path.join(workdir, "iostat.out")),
                          start(["mpstat", "-P", "ALL", "1", count], os.path.join(workdir, "mpstat.out"))]
-        began = time.time()
         ours_cpu, status = cpu_seconds(ours)
+        ref_cpu = sum(cpu_seconds(p)[0] for p in reference) if reference else None
         if status != 0:
             with open(os.path.join(workdir, "procstat.out"), "rb") as handle:
                 tail = handle.read()[-400:].decode("utf-8", "replace")
             sys.stderr.write("bench procstat: procstat failed (status %d): %s\n" % (status, tail))
-            return 1
-        ref_cpu = sum(cpu_seconds(p)[0] for p in reference) if reference else None
-        elapsed = time.time() - began
+            return None
+        return ours_cpu, ref_cpu
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
-    if ref_cpu is None:
-        print("bench procstat: ours %.3f s, reference not installed (%s), ratio n/a"
-              % (ours_cpu, ", ".join(missing)))
-    else:
-        ratio = ours_cpu / ref_cpu if ref_cpu > 0 else float("inf")
-        print("bench procstat: ours %.3f s, reference %.3f s, ratio %.2f" % (ours_cpu, ref_cpu, ratio))
-    sys.stdout.flush()
-    sys.stderr.write("(%d one-second samples, %.0f s wall; procstat -A vs pidstat 1 + iostat -x 1 + "
-                     "mpstat -P ALL 1)\n" % (args.seconds, elapsed))
-    return 0
 
 
 if __name__ == "__main__":

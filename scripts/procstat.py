@@ -13,8 +13,10 @@ the since-boot report is skipped.  Works on a captured tree with --root.
 
 Overhead: per interval one read of /proc/stat, meminfo, vmstat, loadavg,
 pressure, diskstats, net/{dev,snmp,netstat,softnet_stat} and, with -p,
-/proc/<pid>/{stat,status,io} for every process; a few ms of CPU per
-interval on a few hundred processes.  nice 10, idle I/O class.
+/proc/<pid>/stat of every process (a kept descriptor, one pread); status
+and io only of processes whose stat changed.  With 300 idle processes
+beside, 0.6x the CPU seconds of pidstat + iostat -x + mpstat -P ALL over
+60 s (devtools/bench_procstat.py).  nice 10, idle I/O class.
 """
 
 import os
@@ -24,7 +26,7 @@ import time
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from shared import cli, output, runner, sampler_disks, sampler_procs, samplers, timeparse  # noqa: E402
+from shared import cli, output, sampler_disks, sampler_procs, samplers, timeparse  # noqa: E402
 from shared import procfs as procfs_module  # noqa: E402
 
 TOOL = "procstat"
@@ -70,7 +72,9 @@ def build_parser():
                         help="with -p, show whole command lines instead of the command name (as pidstat -l)")
     parser.add_argument("--partitions", action="store_true", help="with -d, also list partitions")
     parser.add_argument("--qdisc", action="store_true",
-                        help="with -n, also qdisc statistics (runs 'tc -s qdisc' each interval)")
+                        help="with -n, also qdisc and shaping-class statistics (runs 'tc -s qdisc' "
+                             "each interval, and 'tc -s class show dev X' for interfaces shaped by "
+                             "htb/hfsc/cbq)")
     return parser
 
 
@@ -270,11 +274,28 @@ def net_table(sample, args):
         _count(m.get("softnet.squeezed_ps"))))
     for q in sample.get("qdiscs", []):
         if q.get("rate_kbit") or (q.get("drops_ps") or 0) > 0 or (q.get("backlog_packets") or 0) > 0:
-            lines.append("qdisc %s %s %s rate %sbit/s, sent %sbit/s (%s%%)" % (
-                q["dev"], q["kind"], q.get("handle") or "", _count((q.get("rate_kbit") or 0) * 1000),
+            rate = "-"
+            if q.get("rate_kbit"):
+                rate = "%sbit/s%s" % (_count(q["rate_kbit"] * 1000),
+                                      " (classes' ceilings)" if q.get("rate_from") == "classes" else "")
+            lines.append("qdisc %s %s %s rate %s, sent %sbit/s (%s%%)" % (
+                q["dev"], q["kind"], q.get("handle") or "", rate,
                 _count((q.get("kbit_ps") or 0) * 1000), _p(q.get("util_pct"), "%.0f")))
             lines.append("      drops %s/s  overlimits %s/s  backlog %s packets" % (
                 _count(q.get("drops_ps")), _count(q.get("overlimits_ps")), _count(q.get("backlog_packets"))))
+    classes = sample.get("classes") or []
+    if classes:
+        lines.append("%-9s %-7s %8s %8s %8s %5s %6s %6s %7s" % ("CLASS", "ID", "rate", "ceil", "sent/s", "%ceil",
+                                                            "drop/s", "ovl/s", "backlog"))
+        for c in classes:
+            lines.append("%-9s %-7s %8s %8s %8s %5s %6s %6s %7s" % (
+                (c.get("dev") or "-")[:9], (c.get("classid") or "-")[:7],
+                _count((c["rate_kbit"] or 0) * 1000) if c.get("rate_kbit") else "-",
+                _count((c["ceil_kbit"] or 0) * 1000) if c.get("ceil_kbit") else "-",
+                _count(c["kbit_ps"] * 1000) if c.get("kbit_ps") is not None else "-",
+                _p(c.get("util_pct"), "%.0f"), _count(c.get("drops_ps")), _count(c.get("overlimits_ps")),
+                "%sp" % _count(c.get("backlog_packets")) if c.get("backlog_packets") is not None else "-"))
+        lines.append("(rates in bit/s; %ceil: sent against the class's ceiling)")
     return "\n".join(lines) + "\n"
 
 
@@ -316,13 +337,16 @@ def memory_text(sample):
     mem = cg.get("memory") or {}
     cpu = cg.get("cpu") or {}
     if mem.get("limit_kb") or cpu.get("quota_cpus"):
-        lines.append("CGROUP  %s" % "  ".join(part for part in (
+        parts = [part for part in (
             ("memory %s of %s (%s%%), limit hit %s/s" % (_size(mem.get("usage_kb")), _size(mem.get("limit_kb")),
                                                          _p(mem.get("usage_pct"), "%.0f"),
                                                          _count(mem.get("failcnt_ps"))))
             if mem.get("limit_kb") else "",
             ("CPU quota %g, throttled %s%% of periods" % (cpu["quota_cpus"], _p(cpu.get("throttled_pct"), "%.0f")))
-            if cpu.get("quota_cpus") else "") if part))
+            if cpu.get("quota_cpus") else "") if part]
+        joined = "CGROUP  " + "  ".join(parts)
+        lines.extend([joined] if len(joined) <= 80 else
+                     [("CGROUP  " if at == 0 else "        ") + part for at, part in enumerate(parts)])
     return "\n".join(lines) + "\n"
 
 
@@ -349,6 +373,8 @@ def json_result(pfs, sample, args, views):
         result["interfaces"] = [dict((k, _r(v)) for k, v in i.items()) for i in sample.get("interfaces", [])]
         if "qdiscs" in sample:
             result["qdiscs"] = [dict((k, _r(v)) for k, v in q.items()) for q in sample["qdiscs"]]
+        if "classes" in sample:
+            result["classes"] = [dict((k, _r(v)) for k, v in c.items()) for c in sample["classes"]]
     if "cgroup" in sample:
         result["cgroup"] = _r(sample["cgroup"])
     return result
@@ -395,8 +421,16 @@ def run(args):
     if args.all and not args.cpus:
         chosen_cpus = None
     live = os.path.abspath(root) == "/"
-    sampler = samplers.Sampler(root, views=tuple(views), procfs=pfs, runner=runner.run,
-                               qdisc=args.qdisc and "net" in views, partitions=args.partitions)
+    # Ranked by CPU, memory, faults or I/O delay (all in /proc/<pid>/stat), only the
+    # processes whose stat changed need status and io read (Sampler lazy_details);
+    # ranked by I/O bytes or context switches, every process's are read.
+    run_command = None
+    if args.qdisc:
+        from shared import runner  # only tc needs it (subprocess costs a few ms to import)
+        run_command = runner.run
+    sampler = samplers.Sampler(root, views=tuple(views), procfs=pfs, runner=run_command,
+                               qdisc=args.qdisc and "net" in views, partitions=args.partitions,
+                               lazy_details=args.sort not in ("io", "cswch"))
     width = output.terminal_width() if sys.stdout.isatty() else 80
     state = {"lines": 0, "warned": 0}
     sections = [v for v in ("percpu", "procs", "disks", "net") if v in views] + (["memory"] if args.memory or

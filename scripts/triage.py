@@ -20,7 +20,8 @@ Works without root (says what it could not see), on kernels without PSI,
 and in containers (judges against the cgroup's CPU quota and memory
 limit).  Overhead: one pass over /proc/<pid>/{stat,status,io} per
 interval (about the cost of pidstat -u -d -w) and one `tc -s qdisc` run
-per interval; nice 10, idle I/O class.
+per interval (plus `tc -s class show dev X` per htb/hfsc-shaped interface);
+nice 10, idle I/O class.
 """
 
 import os

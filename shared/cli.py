@@ -30,6 +30,23 @@ EXIT_TABLE = (
 )
 
 
+class _LazyVersion(argparse.Action):
+    """argparse's version action, with the source hash computed only when asked
+    (hashing every source file costs milliseconds at each start otherwise)."""
+
+    def __init__(self, option_strings, tool=None, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help=None):
+        super(_LazyVersion, self).__init__(option_strings=option_strings, dest=dest, default=default,
+                                           nargs=0, help=help)
+        self.tool = tool
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        formatter = parser._get_formatter()
+        formatter.add_text(version_line(self.tool))
+        parser._print_message(formatter.format_help(), sys.stdout)
+        parser.exit()
+
+
 def exit_table_text():
     return "exit status:\n" + "".join("  %-4d %s\n" % row for row in EXIT_TABLE)
 
@@ -136,7 +153,7 @@ def make_parser(tool, summary, examples="", common=COMMON, fail_on=None):
     if "debug" in common:
         parser.add_argument("--debug", action="store_true", help="show tracebacks for internal errors")
     if "version" in common:
-        parser.add_argument("--version", action="version", version=version_line(tool),
+        parser.add_argument("--version", action=_LazyVersion, tool=tool,
                             help="print the version and the hash of the sources, then exit")
     return parser
 

@@ -136,6 +136,18 @@ METRICS = (
     ("net.<if>.qdisc_overlimits_ps", "1/s", "times the qdisc held packets back over its rate",
      "tc -s qdisc"),
     ("net.<if>.qdisc_backlog_kb", "KiB", "bytes queued in the qdisc when sampled", "tc -s qdisc"),
+    ("net.<if>.class_<class>_rate_kbit", "kbit/s", "rate guaranteed to a shaping class (htb rate; "
+     "<class> is the class id with _ for :, 1_10 for 1:10)", "tc -s class show dev <if>"),
+    ("net.<if>.class_<class>_ceil_kbit", "kbit/s", "most the class may send, borrowing included (htb ceil)",
+     "tc -s class show dev <if>"),
+    ("net.<if>.class_<class>_kbit_ps", "kbit/s", "sent through the class", "tc -s class show dev <if>"),
+    ("net.<if>.class_<class>_util_pct", "%", "sent against the class's ceiling (its rate without one)",
+     "tc -s class show dev <if>"),
+    ("net.<if>.class_<class>_drops_ps", "1/s", "packets the class dropped", "tc -s class show dev <if>"),
+    ("net.<if>.class_<class>_overlimits_ps", "1/s", "times the class held packets back over its rate",
+     "tc -s class show dev <if>"),
+    ("net.<if>.class_<class>_backlog_kb", "KiB", "bytes queued in the class when sampled",
+     "tc -s class show dev <if>"),
     # ---- TCP and UDP
     ("tcp.in_segs_ps", "1/s", "segments received", "/proc/net/snmp"),
     ("tcp.out_segs_ps", "1/s", "segments sent", "/proc/net/snmp"),

@@ -31,6 +31,8 @@ class ProcFS(object):
         self._warned = set()
         self.denied = set()
         self.denied_count = 0
+        self._stat_fds = None
+        self._stat_budget = 0
 
     def warn(self, message):
         if message not in self._warned:
@@ -43,33 +45,45 @@ class ProcFS(object):
     def read_bytes(self, relative, limit=8 * 1024 * 1024):
         """Raw bytes or None; permission problems recorded in ``denied``."""
         try:
-            with open(self.path(relative), "rb", buffering=0) as handle:
-                # Reads of at most 1 MiB at a time: /proc/sys handlers
-                # allocate the whole read size and fail a large read with
-                # ENOMEM (seen on 6.x: an 8 MiB read of .../boot_id).
-                chunks = []
-                left = limit
-                while left > 0:
-                    try:
-                        chunk = handle.read(min(left, 1024 * 1024))
-                    except OSError:
-                        if not chunks:
-                            raise
-                        break  # an attribute that refuses a second read: keep the first
-                    if not chunk:
-                        break
-                    chunks.append(chunk)
-                    left -= len(chunk)
-                return b"".join(chunks)
+            fd = os.open(self.path(relative), os.O_RDONLY)
         except (FileNotFoundError, ProcessLookupError, NotADirectoryError):
             return None
         except PermissionError:
             self.denied.add(relative)
             return None
+        except (OSError, ValueError):
+            return None
+        try:
+            # Reads of at most 1 MiB at a time: /proc/sys handlers allocate
+            # the whole read size and fail a large read with ENOMEM (seen on
+            # 6.x: an 8 MiB read of .../boot_id).  The first read asks for
+            # 64 KiB (most /proc and /sys files fit; a 1 MiB request costs an
+            # allocation of that size every time), later ones up to 1 MiB.
+            chunks = []
+            left = limit
+            step = 65536
+            while left > 0:
+                try:
+                    chunk = os.read(fd, min(left, step))
+                    step = 1024 * 1024
+                except OSError:
+                    if not chunks:
+                        raise
+                    break  # an attribute that refuses a second read: keep the first
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                left -= len(chunk)
+            return b"".join(chunks) if len(chunks) != 1 else chunks[0]
+        except PermissionError:
+            self.denied.add(relative)
+            return None
         except OSError:
             # ESRCH from a dying process, EIO from sysfs attributes that
-            # refuse reads: both mean "no value", not "crash".
+            # refuse reads, EISDIR: all mean "no value", not "crash".
             return None
+        finally:
+            os.close(fd)
 
     def read_raw(self, relative, limit=65536):
         """Bytes with a single open/read: the cheap path for files read every
@@ -92,6 +106,74 @@ class ProcFS(object):
             return None
         finally:
             os.close(fd)
+
+    def pid_stat_raw(self, pid, limit=4096):
+        """/proc/<pid>/stat bytes, or None when the process is gone or refused.
+
+        On the live root the file stays open between calls and is re-read
+        with one pread (the kernel renders it afresh at offset 0): a third
+        of the system calls of open/read/close, for the file a sampler
+        reads for every process every interval.  The descriptor names the
+        process, not the number: once it has exited the read fails with
+        ESRCH and a reused pid is opened anew.  At most ``STAT_FDS`` (or
+        RLIMIT_NOFILE less 128) stay open; beyond that, and under a
+        root other than /, plain reads.  ``forget_pids(live)`` closes the
+        descriptors of processes no longer listed.
+        """
+        fds = self._stat_fds
+        if fds is None:
+            fds = self._stat_fds = {} if self.root == "/" else False
+            self._stat_budget = _fd_budget()
+        if fds is False:
+            return self.read_raw("proc/%d/stat" % pid, limit)
+        fd = fds.get(pid)
+        if fd is not None:
+            try:
+                data = os.pread(fd, limit, 0)
+                if data:
+                    return data
+            except OSError:
+                pass
+            del fds[pid]
+            os.close(fd)
+        path = "/proc/%d/stat" % pid
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except PermissionError:
+            self.denied_count += 1
+            return None
+        except (OSError, ValueError):
+            return None
+        try:
+            data = os.read(fd, limit)
+        except OSError:
+            data = None
+        if data and len(fds) < self._stat_budget:
+            fds[pid] = fd
+        else:
+            os.close(fd)
+        return data or None
+
+    def forget_pids(self, live):
+        """Close kept /proc/<pid>/stat descriptors of pids not in ``live``."""
+        fds = self._stat_fds
+        if not fds:
+            return
+        for pid in [pid for pid in fds if pid not in live]:
+            try:
+                os.close(fds.pop(pid))
+            except OSError:
+                pass
+
+    def close(self):
+        """Close the kept descriptors (also done when the object goes away)."""
+        self.forget_pids(())
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 -- interpreter shutdown
+            pass
 
     def read(self, relative):
         data = self.read_bytes(relative)
@@ -204,6 +286,22 @@ def parse_pid_stat(text):
         except ValueError:
             result[name] = None
     return result
+
+
+STAT_FDS = 4096
+
+
+def _fd_budget():
+    """How many /proc/<pid>/stat descriptors a ProcFS may keep open."""
+    try:
+        import resource
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, ValueError, OSError):
+        return 0
+    if soft == resource.RLIM_INFINITY:
+        return STAT_FDS
+    # the samplers' other files, the recorder's segments, tc's pipes: well under 128
+    return max(0, min(STAT_FDS, soft - 128, soft * 7 // 8))
 
 
 def clock_ticks():

@@ -215,6 +215,18 @@ def parse_rate(text):
     return float(match.group(1)) * factor if factor is not None else None
 
 
+def _statistics_line(current, line):
+    """The ``Sent ... (dropped ...)`` and ``backlog`` lines of tc -s qdisc/class."""
+    sent = _SENT.search(line)
+    if sent:
+        current.update(zip(("bytes", "packets", "drops", "overlimits", "requeues"),
+                           (int(v) for v in sent.groups())))
+    backlog = _BACKLOG.search(line)
+    if backlog:
+        current["backlog_bytes"] = int(float(backlog.group(1)) * _SIZE_UNITS.get(backlog.group(2).lower(), 1))
+        current["backlog_packets"] = int(backlog.group(3))
+
+
 def parse_qdiscs(text):
     """``tc -s qdisc show`` text -> [{"dev", "kind", "handle", "root", "rate_kbit", counters}]."""
     result = []
@@ -236,14 +248,7 @@ def parse_qdiscs(text):
             continue
         if current is None:
             continue
-        sent = _SENT.search(line)
-        if sent:
-            current.update(zip(("bytes", "packets", "drops", "overlimits", "requeues"),
-                               (int(v) for v in sent.groups())))
-        backlog = _BACKLOG.search(line)
-        if backlog:
-            current["backlog_bytes"] = int(float(backlog.group(1)) * _SIZE_UNITS.get(backlog.group(2).lower(), 1))
-            current["backlog_packets"] = int(backlog.group(3))
+        _statistics_line(current, line)
     return result
 
 
@@ -255,13 +260,129 @@ def read_qdiscs(runner):
     return parse_qdiscs(result.stdout)
 
 
+# Classful qdiscs whose classes carry rates worth showing (``tc -s class show dev X``
+# lists nothing without a device, so it runs once per interface that has one).
+CLASSFUL = ("htb", "hfsc", "cbq")
+_CLASS = re.compile(r"^class (?P<kind>\S+) (?P<classid>\S+) (?P<rest>.*)$")
+
+
+def parse_classes(text, dev=None):
+    """``tc -s class show dev X`` text -> [{"dev", "kind", "classid", "parent", "root",
+    "leaf", "rate_kbit", "ceil_kbit", counters, "lended", "borrowed"}].
+
+    htb prints ``rate``/``ceil``; hfsc its service curves (``sc``/``ls``/
+    ``ul`` ... ``m2 <rate>``: the upper limit's m2 is taken as the ceiling,
+    the real-time or link-sharing m2 as the rate).
+    """
+    result = []
+    current = None
+    for line in (text or "").splitlines():
+        match = _CLASS.match(line.strip()) if line.startswith("class ") else None
+        if match:
+            words = match.group("rest").split()
+            current = {"dev": dev, "kind": match.group("kind"), "classid": match.group("classid"),
+                       "root": "root" in words, "parent": None, "leaf": None}
+            for key in ("parent", "leaf"):
+                if key in words and words.index(key) + 1 < len(words):
+                    current[key] = words[words.index(key) + 1].rstrip(":") or None
+            for key, name in (("rate", "rate_kbit"), ("ceil", "ceil_kbit")):
+                if key in words and words.index(key) + 1 < len(words):
+                    value = parse_rate(words[words.index(key) + 1])
+                    if value:
+                        current[name] = value
+            curves = {}
+            for at, word in enumerate(words[:-1]):
+                if word in ("sc", "rt", "ls", "ul"):
+                    for follow in range(at + 1, min(at + 7, len(words) - 1)):
+                        if words[follow] == "m2":
+                            value = parse_rate(words[follow + 1])
+                            if value:
+                                curves[word] = value
+                            break
+            if curves:
+                current.setdefault("rate_kbit", curves.get("rt") or curves.get("sc") or curves.get("ls"))
+                if "ul" in curves:
+                    current.setdefault("ceil_kbit", curves["ul"])
+            result.append(current)
+            continue
+        if current is None:
+            continue
+        _statistics_line(current, line)
+        words = line.split()
+        for key, name in (("lended:", "lended"), ("borrowed:", "borrowed")):
+            if key in words and words.index(key) + 1 < len(words):
+                try:
+                    current[name] = int(words[words.index(key) + 1])
+                except ValueError:
+                    pass
+    return result
+
+
+def shaped_devices(qdiscs):
+    """Interfaces whose root qdisc is classful (CLASSFUL), in order."""
+    return [q["dev"] for q in (qdiscs or []) if q.get("root") and q.get("dev") and q.get("kind") in CLASSFUL]
+
+
+def read_classes(runner, qdiscs):
+    """Class statistics of every interface with a classful root qdisc (None: no such
+    interface, or tc failed).  A root qdisc without a rate of its own (htb) gets
+    ``rate_kbit`` from its root classes: the sum of their ceilings, the most the
+    shaper lets through (``rate_from`` says so)."""
+    devices = shaped_devices(qdiscs)
+    if not devices:
+        return None
+    classes = []
+    for dev in devices:
+        result = runner(["tc", "-s", "class", "show", "dev", dev], timeout=5)
+        if result.ok:
+            classes.extend(parse_classes(result.stdout, dev))
+    for q in qdiscs:
+        if q.get("root") and q.get("dev") in devices and not q.get("rate_kbit"):
+            tops = [c for c in classes if c["dev"] == q["dev"] and c.get("root")]
+            ceilings = [c.get("ceil_kbit") or c.get("rate_kbit") for c in tops]
+            if ceilings and all(ceilings):
+                q["rate_kbit"] = float(sum(ceilings))
+                q["rate_from"] = "classes"
+    return classes
+
+
+def compute_classes(prev, cur, seconds):
+    """Rates per class; util_pct against the ceiling (htb's most), else the rate."""
+    if not cur:
+        return []
+    index = dict(((c.get("dev"), c.get("classid")), c) for c in (prev or []))
+    rows = []
+    for c in cur:
+        old = index.get((c.get("dev"), c.get("classid")))
+        row = {"dev": c.get("dev"), "kind": c.get("kind"), "classid": c.get("classid"),
+               "parent": c.get("parent"), "root": c.get("root"), "leaf": c.get("leaf"),
+               "rate_kbit": c.get("rate_kbit"), "ceil_kbit": c.get("ceil_kbit"),
+               "backlog_packets": c.get("backlog_packets")}
+        if c.get("backlog_bytes") is not None:
+            row["backlog_kb"] = c["backlog_bytes"] / 1024.0
+        row["kbit_ps"] = _r(old, c, "bytes", seconds, 8 / 1000.0)
+        row["drops_ps"] = _r(old, c, "drops", seconds)
+        row["overlimits_ps"] = _r(old, c, "overlimits", seconds)
+        row["borrowed_ps"] = _r(old, c, "borrowed", seconds)
+        limit = row["ceil_kbit"] or row["rate_kbit"]
+        if limit and row["kbit_ps"] is not None:
+            row["util_pct"] = min(100.0, 100.0 * row["kbit_ps"] / limit)
+        rows.append(row)
+    return rows
+
+
+def class_metric_prefix(row):
+    """``net.<if>.class_<major>_<minor>_`` for a class row (``1:10`` -> ``1_10``)."""
+    return "net.%s.class_%s_" % (row["dev"], str(row["classid"]).replace(":", "_"))
+
+
 def zero_qdiscs(qdiscs):
     if qdiscs is None:
         return None
     zeroed = []
     for row in qdiscs:
         copy = dict(row)
-        for key in ("bytes", "packets", "drops", "overlimits", "requeues"):
+        for key in ("bytes", "packets", "drops", "overlimits", "requeues", "lended", "borrowed"):
             if key in copy:
                 copy[key] = 0
         zeroed.append(copy)
@@ -280,6 +401,8 @@ def compute_qdiscs(prev, cur, seconds):
                "rate_kbit": q.get("rate_kbit"), "backlog_packets": q.get("backlog_packets")}
         if q.get("backlog_bytes") is not None:
             row["backlog_kb"] = q["backlog_bytes"] / 1024.0
+        if q.get("rate_from"):
+            row["rate_from"] = q["rate_from"]
         row["kbit_ps"] = _r(old, q, "bytes", seconds, 8 / 1000.0)
         row["drops_ps"] = _r(old, q, "drops", seconds)
         row["overlimits_ps"] = _r(old, q, "overlimits", seconds)

@@ -8,6 +8,7 @@ not a continuation.  ``compute`` turns two scans into rows named as in
 ``metrics.PROCESS_FIELDS``.
 """
 
+import heapq
 import os
 
 from .textio import decode
@@ -90,23 +91,45 @@ def _idle_since(old, proc):
             and old.get("stime") == proc["stime"] and proc["state"] not in ("R", "D") and "uid" in old)
 
 
-def scan(pfs, want_io=True, want_status=True, previous=None):
+def scan(pfs, want_io=True, want_status=True, previous=None, cache=None, now=None):
     """{pid: raw counters} for every process under the root's /proc.
 
-    ``previous`` (an earlier scan): processes idle since then (no CPU time
-    used, not R or D) keep its status and io counters instead of having
-    those two files read again -- two thirds of the cost of a scan on a box
-    of sleeping daemons.  A process that sleeps but still switches context
-    or does I/O without using a clock tick has those counts attributed at
-    its next full read.
+    Without ``previous`` or ``cache`` every process has stat, status and io
+    read (pidstat -u -r -d -w exactness for every row).
+
+    ``cache`` (a dict the caller keeps between scans; updated here): the
+    cheap mode of procstat and perfcollect.  /proc/<pid>/stat is read for
+    every process; a process whose stat is byte-for-byte what it was at
+    the previous scan (no CPU time, no fault, no state or size change)
+    keeps its previous entry -- the same dict, neither parsed again nor
+    its status and io read.  Only processes that changed have status and
+    io read, which on a server of sleeping daemons is a handful.
+    ``now`` (the snapshot's monotonic time) is stored as ``dmono`` where
+    status and io were read, so ``compute`` divides their deltas by the
+    time between two real reads, never charges one interval with counts
+    carried from earlier ones.
+
+    ``previous`` (an earlier scan, the older form of the same idea):
+    processes idle since then (no CPU time used, not R or D) keep its
+    status and io counters.
     """
     result = {}
     denied_io = 0
+    read_raw = pfs.read_raw
+    carried = cache if cache is not None else {}
+    fresh = {} if cache is not None else None
+    stat_raw = pfs.pid_stat_raw
     for pid in pfs.pids():
-        folder = "proc/%d/" % pid
-        data = pfs.read_raw(folder + "stat")
+        data = stat_raw(pid)
         if not data:
             continue
+        folder = "proc/%d/" % pid
+        if fresh is not None:
+            known = carried.get(pid)
+            if known is not None and known[0] == data:
+                fresh[pid] = known
+                result[pid] = known[1]
+                continue
         proc = parse_stat_bytes(data)
         if proc is None:
             pfs.warn("unreadable /proc/<pid>/stat lines skipped (truncated or mangled files)")
@@ -117,22 +140,32 @@ def scan(pfs, want_io=True, want_status=True, previous=None):
                 for key in _CARRIED:
                     if key in old:
                         proc[key] = old[key]
+                if "dmono" in old:
+                    proc["dmono"] = old["dmono"]
                 result[pid] = proc
                 continue
+        if now is not None:
+            proc["dmono"] = now
         if want_status:
-            status = pfs.read_raw(folder + "status", 4096)
+            status = read_raw(folder + "status", 4096)
             if status:
                 proc["vcs"] = _status_value(status, b"\nvoluntary_ctxt_switches:")
                 proc["nvcs"] = _status_value(status, b"\nnonvoluntary_ctxt_switches:")
                 proc["uid"] = _status_value(status, b"\nUid:")
         if want_io:
             before = pfs.denied_count
-            io = pfs.read_raw(folder + "io")
+            io = read_raw(folder + "io")
             if io:
                 proc.update(parse_io_bytes(io))
             elif pfs.denied_count > before:
                 denied_io += 1
         result[pid] = proc
+        if fresh is not None:
+            fresh[pid] = (data, proc)
+    if fresh is not None:
+        cache.clear()
+        cache.update(fresh)
+    pfs.forget_pids(result)
     if denied_io:
         if os.geteuid() == 0:
             pfs.warn("per-process disk I/O not readable for some processes (/proc/<pid>/io refused "
@@ -165,15 +198,34 @@ def _d(old, new, key):
     return delta if delta >= 0 else None
 
 
-def compute(prev, cur, seconds, ticks, uptime, memtotal_kb, page_kb, users=None):
-    """Rows (dicts named as metrics.PROCESS_FIELDS) for every process in ``cur``."""
+_RATE_FIELDS = ("usr_pct", "sys_pct", "cpu_pct", "minflt_ps", "majflt_ps", "cswch_ps", "nvcswch_ps",
+                "read_kbps", "write_kbps", "iodelay_ms_ps")
+
+
+def compute(prev, cur, seconds, ticks, uptime, memtotal_kb, page_kb, users=None, cache=None):
+    """Rows (dicts named as metrics.PROCESS_FIELDS) for every process in ``cur``.
+
+    Status and io deltas are divided by the time between their two reads
+    (``dmono``, see ``scan``) where both are known, else by the interval.
+    ``cache`` (a dict the caller keeps): a process whose raw entry is the
+    very object of the previous scan (unchanged, see ``scan``) gets a copy
+    of the row computed the last time it was unchanged.
+    """
     rows = []
     users = users or {}
+    interval = bool(prev) and bool(seconds)
+    rows_cache = {} if cache is not None else None
     for pid, new in cur.items():
         old = prev.get(pid)
+        if interval and old is new and cache is not None:
+            known = cache.get(pid)
+            if known is not None and known[0] is new and known[1] == memtotal_kb:
+                rows_cache[pid] = known
+                rows.append(dict(known[2]))
+                continue
         if old is not None and old.get("start") != new.get("start"):
             old = None  # the pid was reused
-        if prev and seconds:
+        if interval:
             # An interval: what each process used in it, born during it or not (as top).
             span = seconds
         else:
@@ -195,20 +247,29 @@ def compute(prev, cur, seconds, ticks, uptime, memtotal_kb, page_kb, users=None)
             row["sys_pct"] = 100.0 * sys_ / ticks / span if sys_ is not None else None
             row["cpu_pct"] = (row["usr_pct"] or 0.0) + (row["sys_pct"] or 0.0) \
                 if usr is not None or sys_ is not None else None
-            for key, name in (("minflt", "minflt_ps"), ("majflt", "majflt_ps"), ("vcs", "cswch_ps"),
-                              ("nvcs", "nvcswch_ps")):
+            for key, name in (("minflt", "minflt_ps"), ("majflt", "majflt_ps")):
                 delta = _d(old, new, key)
                 row[name] = delta / span if delta is not None else None
+            detail_span = span
+            if old is not None and "dmono" in old and "dmono" in new and new["dmono"] > old["dmono"]:
+                detail_span = new["dmono"] - old["dmono"]
+            for key, name in (("vcs", "cswch_ps"), ("nvcs", "nvcswch_ps")):
+                delta = _d(old, new, key)
+                row[name] = delta / detail_span if delta is not None else None
             for key, name in (("rb", "read_kbps"), ("wb", "write_kbps")):
                 delta = _d(old, new, key)
-                row[name] = delta / 1024.0 / span if delta is not None else None
+                row[name] = delta / 1024.0 / detail_span if delta is not None else None
             blk = _d(old, new, "blkio")
             row["iodelay_ms_ps"] = blk * 1000.0 / ticks / span if blk is not None else None
         else:
-            for name in ("usr_pct", "sys_pct", "cpu_pct", "minflt_ps", "majflt_ps", "cswch_ps",
-                         "nvcswch_ps", "read_kbps", "write_kbps", "iodelay_ms_ps"):
+            for name in _RATE_FIELDS:
                 row[name] = None
         rows.append(row)
+        if rows_cache is not None and interval and old is new:
+            rows_cache[pid] = (new, memtotal_kb, dict(row))
+    if cache is not None:
+        cache.clear()
+        cache.update(rows_cache)
     rows.sort(key=lambda r: r["pid"])
     return rows
 
@@ -262,8 +323,20 @@ TOP_KEYS = {
 def top(rows, key="cpu", count=10, exclude_self=True, nonzero=True):
     """The ``count`` rows with the largest ``key`` (see TOP_KEYS)."""
     measure = TOP_KEYS[key]
-    chosen = [r for r in rows if not (exclude_self and r.get("self"))]
-    if nonzero:
-        chosen = [r for r in chosen if measure(r) > 0]
-    chosen.sort(key=lambda r: (-measure(r), r["pid"]))
-    return chosen[:count]
+    scored = []
+    for r in rows:
+        if exclude_self and r.get("self"):
+            continue
+        value = measure(r)
+        if nonzero and not value > 0:
+            continue
+        scored.append((-value, r["pid"], r))
+    if len(scored) > 4 * count:
+        scored = heapq.nsmallest(count, scored, key=_rank)
+    else:
+        scored.sort(key=_rank)
+    return [entry[2] for entry in scored[:count]]
+
+
+def _rank(entry):
+    return entry[0], entry[1]

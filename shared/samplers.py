@@ -16,7 +16,8 @@ A sample (``compute``'s result) is a dict::
      "cpus": [{"cpu": "0", "user_pct": ..., ...}], "cpus_changed": [...],
      "processes": [row, ...] (every process, see metrics.PROCESS_FIELDS),
      "disks": [{"dev": "dm-0", "name": "vg0-root", "kind": "dm", ...}],
-     "interfaces": [{"if": "eth0", ...}], "qdiscs": [...],
+     "interfaces": [{"if": "eth0", ...}], "qdiscs": [...], "classes": [...] (htb/hfsc
+     classes of shaped interfaces, with --qdisc),
      "cgroup": {...} (the sampler's own cgroup and its limits),
      "psi": bool (the kernel exposes pressure), "warnings": [...]}
 
@@ -284,9 +285,12 @@ class Sampler(object):
     views: which parts to read (VIEWS); fewer views cost less.
     runner: for ``tc`` (qdisc statistics, only with qdisc=True, live only).
     clock / wall: injectable monotonic and epoch clocks (tests, perfcollect).
-    lazy_details: re-read /proc/<pid>/status and io only for processes that
-    used CPU or are R/D since the previous snapshot (all every 30 snapshots);
-    perfcollect's low-overhead mode.
+    lazy_details: the low-overhead mode of procstat and perfcollect: every
+    interval /proc/<pid>/stat of every process, but status and io (and the
+    parsing and arithmetic) only of processes whose stat changed since the
+    previous snapshot; every 30 snapshots all are read again (see
+    ``sampler_procs.scan``).  Off (the default): all files of all processes
+    every time, as triage does.
     """
 
     def __init__(self, root="/", views=VIEWS, procfs=None, runner=None, qdisc=False,
@@ -306,9 +310,10 @@ class Sampler(object):
             self.wall = wall or self._tree_time
         self.process_details = process_details
         self.partitions = partitions
-        # perfcollect: re-read status/io only of processes that ran (see sampler_procs.scan)
+        # procstat, perfcollect: status/io only of processes whose stat changed (sampler_procs.scan)
         self.lazy_details = lazy_details
-        self._last_procs = None
+        self._proc_cache = {}
+        self._row_cache = {}
         self.ticks = procfs_module.clock_ticks()
         self.page_kb = procfs_module.page_size() // 1024
         self.users = None
@@ -359,9 +364,12 @@ class Sampler(object):
         if self.want("psi") or self.want("memory"):
             snap["psi"] = read_psi(pfs)
         if self.want("procs"):
-            previous = self._last_procs if self.lazy_details and not refresh else None
-            snap["procs"] = sampler_procs.scan(pfs, previous=previous)
-            self._last_procs = snap["procs"]
+            if self.lazy_details:
+                if refresh:
+                    self._proc_cache.clear()
+                snap["procs"] = sampler_procs.scan(pfs, cache=self._proc_cache, now=snap["mono"])
+            else:
+                snap["procs"] = sampler_procs.scan(pfs, now=snap["mono"])
         if self.want("disks"):
             snap["disks"] = sampler_disks.read_diskstats(pfs)
         if self.want("net"):
@@ -369,6 +377,9 @@ class Sampler(object):
             self._links = snap["net"]["links"]
             if self.qdisc and self.runner is not None:
                 snap["qdiscs"] = sampler_net.read_qdiscs(self.runner)
+                classes = sampler_net.read_classes(self.runner, snap["qdiscs"])
+                if classes is not None:
+                    snap["classes"] = classes
         if self.want("cgroup"):
             if self._cgroup_where is None:
                 self._cgroup_where = sampler_cgroup.locate(pfs)
@@ -397,6 +408,8 @@ class Sampler(object):
             snap["net"] = sampler_net.zero(cur["net"])
         if "qdiscs" in cur:
             snap["qdiscs"] = sampler_net.zero_qdiscs(cur["qdiscs"])
+        if "classes" in cur:
+            snap["classes"] = sampler_net.zero_qdiscs(cur["classes"])
         if "cgroup" in cur:
             snap["cgroup"] = sampler_cgroup.zero(cur["cgroup"])
         return snap
@@ -444,6 +457,14 @@ class Sampler(object):
                     for key in ("rate_kbit", "util_pct", "drops_ps", "overlimits_ps", "backlog_kb"):
                         if row.get(key) is not None:
                             metrics["net.%s.qdisc_%s" % (row["dev"], key)] = row[key]
+            if "classes" in cur:
+                sample["classes"] = sampler_net.compute_classes(prev.get("classes"), cur["classes"], seconds)
+                for row in sample["classes"]:
+                    prefix = sampler_net.class_metric_prefix(row)
+                    for key in ("rate_kbit", "ceil_kbit", "kbit_ps", "util_pct", "drops_ps", "overlimits_ps",
+                                "backlog_kb"):
+                        if row.get(key) is not None:
+                            metrics[prefix + key] = row[key]
         if "cgroup" in cur:
             memtotal = (cur.get("meminfo") or {}).get("MemTotal")
             sample["cgroup"] = sampler_cgroup.compute(prev.get("cgroup"), cur["cgroup"], seconds, self.ticks,
@@ -529,15 +550,22 @@ class Sampler(object):
             self.users = sampler_procs.read_users(self.procfs)
         memtotal = (cur.get("meminfo") or {}).get("MemTotal")
         rows = sampler_procs.compute(prev.get("procs", {}), cur["procs"], seconds, self.ticks,
-                                     cur.get("uptime"), memtotal, self.page_kb, self.users)
-        if self.self_pid is not None:
-            for row in rows:
-                if row["pid"] == self.self_pid:
-                    row["self"] = True
+                                     cur.get("uptime"), memtotal, self.page_kb, self.users,
+                                     cache=self._row_cache if self.lazy_details else None)
+        dstate = zombie = 0
+        self_pid = self.self_pid
+        for row in rows:
+            state = row["state"]
+            if state == "D":
+                dstate += 1
+            elif state == "Z":
+                zombie += 1
+            if row["pid"] == self_pid:
+                row["self"] = True
         sample["processes"] = rows
         metrics = sample["metrics"]
-        metrics["procs.dstate"] = len([r for r in rows if r["state"] == "D"])
-        metrics["procs.zombie"] = len([r for r in rows if r["state"] == "Z"])
+        metrics["procs.dstate"] = dstate
+        metrics["procs.zombie"] = zombie
         if self.process_details:
             sampler_procs.add_details(self.procfs, rows)
 

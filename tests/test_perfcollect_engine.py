@@ -673,22 +673,102 @@ class CountingProcFS(procfs.ProcFS):
 def test_lazy_process_details_skip_idle_processes_only():
     from shared import sampler_procs
     sleeper = subprocess.Popen(["sleep", "30"])
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         assert wait_state(sleeper.pid, "S")
         pfs = CountingProcFS()
-        first = sampler_procs.scan(pfs)
+        cache = {}
+        first = sampler_procs.scan(pfs, cache=cache, now=1.0)
+        assert first[sleeper.pid]["uid"] == os.getuid() and first[sleeper.pid]["dmono"] == 1.0
+        time.sleep(0.3)                                     # the burner uses clock ticks meanwhile
         pfs.reads = []
-        second = sampler_procs.scan(pfs, previous=first)
-        sleeper_files = [r for r in pfs.reads if r.startswith("proc/%d/" % sleeper.pid)]
-        assert sleeper_files == ["proc/%d/stat" % sleeper.pid]        # idle: status and io carried
-        assert second[sleeper.pid]["uid"] == first[sleeper.pid]["uid"]
-        assert "proc/%d/status" % os.getpid() in pfs.reads             # running (us): read again
+        second = sampler_procs.scan(pfs, cache=cache, now=2.0)
+        assert not [r for r in pfs.reads if r.startswith("proc/%d/" % sleeper.pid)]   # idle: nothing re-read
+        assert second[sleeper.pid] is first[sleeper.pid]    # the very entry, details carried
+        assert "proc/%d/status" % burner.pid in pfs.reads   # it ran: read again
+        assert second[burner.pid]["dmono"] == 2.0 and second[burner.pid]["utime"] + second[burner.pid]["stime"] > \
+            first[burner.pid]["utime"] + first[burner.pid]["stime"]
+        # the older form: idle since a previous scan (no CPU time, not R or D) keeps status and io
+        pfs.reads = []
+        third = sampler_procs.scan(pfs, previous=second)
+        assert [r for r in pfs.reads if r.startswith("proc/%d/" % sleeper.pid)] == []
+        assert third[sleeper.pid]["uid"] == second[sleeper.pid]["uid"]
         lazy = samplers.Sampler("/", lazy_details=True)
         lazy.snapshot()
         assert lazy.snapshot()["procs"][sleeper.pid]["uid"] == os.getuid()
     finally:
+        for process in (sleeper, burner):
+            process.kill()
+            process.wait()
+
+
+def test_details_carried_across_idle_intervals_are_divided_by_the_time_between_reads():
+    from shared import sampler_procs
+    base = {"start": 100, "utime": 10, "stime": 0, "minflt": 0, "majflt": 0, "ppid": 1, "comm": "a",
+            "state": "S", "threads": 1, "vsize": 0, "rss": 0}
+    t0 = dict(base, vcs=100, nvcs=0, wb=0, dmono=10.0)
+    # idle for 4 s (details carried), then 1 s of work: 500 switches and 5 MiB written since t0
+    t5 = dict(base, utime=60, vcs=600, nvcs=0, wb=5 * 1024 * 1024, dmono=15.0)
+    row = sampler_procs.compute({7: t0}, {7: t5}, 1.0, 100, 60.0, 1000, 4)[0]
+    assert row["cpu_pct"] == pytest.approx(50.0)                 # stat: the interval
+    assert row["cswch_ps"] == pytest.approx(100.0)               # 500 over the 5 s since the last read
+    assert row["write_kbps"] == pytest.approx(1024.0)
+    # read at both ends of the interval: the interval, as pidstat
+    t6 = dict(t5, utime=110, vcs=700, dmono=16.0)
+    row = sampler_procs.compute({7: t5}, {7: t6}, 1.0, 100, 60.0, 1000, 4)[0]
+    assert row["cswch_ps"] == pytest.approx(100.0) and row["write_kbps"] == 0.0
+
+
+def test_unchanged_processes_reuse_their_row_without_sharing_it():
+    from shared import sampler_procs
+    proc = {"start": 100, "utime": 10, "stime": 0, "minflt": 0, "majflt": 0, "ppid": 1, "comm": "a",
+            "state": "S", "threads": 1, "vsize": 8192, "rss": 2, "vcs": 5, "nvcs": 1, "uid": 0}
+    cache = {}
+    first = sampler_procs.compute({7: proc}, {7: proc}, 1.0, 100, 60.0, 1000, 4, {0: "root"}, cache=cache)
+    first[0]["cmdline"] = "changed by a caller"
+    second = sampler_procs.compute({7: proc}, {7: proc}, 1.0, 100, 60.0, 1000, 4, {0: "root"}, cache=cache)
+    assert second[0]["cpu_pct"] == 0.0 and second[0]["cswch_ps"] == 0.0 and second[0]["user"] == "root"
+    assert second[0]["rss_kb"] == 8 and "cmdline" not in second[0]
+    moved = dict(proc, utime=60)
+    third = sampler_procs.compute({7: proc}, {7: moved}, 1.0, 100, 60.0, 1000, 4, {0: "root"}, cache=cache)
+    assert third[0]["cpu_pct"] == pytest.approx(50.0)
+
+
+def test_stat_descriptors_are_kept_reread_and_closed_when_the_process_is_gone():
+    sleeper = subprocess.Popen(["sleep", "30"])
+    pfs = procfs.ProcFS("/")
+    try:
+        assert wait_state(sleeper.pid, "S")
+        first = pfs.pid_stat_raw(sleeper.pid)
+        assert first.startswith(b"%d (sleep) " % sleeper.pid) and sleeper.pid in pfs._stat_fds
+        assert pfs.pid_stat_raw(sleeper.pid) == first          # re-read through the kept descriptor
         sleeper.kill()
         sleeper.wait()
+        assert pfs.pid_stat_raw(sleeper.pid) is None            # reaped: ESRCH, descriptor dropped
+        assert sleeper.pid not in pfs._stat_fds
+        pfs.pid_stat_raw(os.getpid())
+        pfs.forget_pids(set())
+        assert pfs._stat_fds == {}
+    finally:
+        if sleeper.poll() is None:
+            sleeper.kill()
+            sleeper.wait()
+        pfs.close()
+
+
+def test_beyond_the_descriptor_budget_stat_is_still_read(monkeypatch):
+    monkeypatch.setattr(procfs, "_fd_budget", lambda: 2)
+    pfs = procfs.ProcFS("/")
+    try:
+        pids = pfs.pids()[:6]
+        first = [pfs.pid_stat_raw(pid) for pid in pids]
+        assert len(pfs._stat_fds) == 2                        # the rest read with open/read/close
+        again = [pfs.pid_stat_raw(pid) for pid in pids]
+        assert [d is not None for d in again] == [d is not None for d in first]
+        assert all(d.startswith(b"%d (" % pid) for pid, d in zip(pids, again) if d)
+    finally:
+        pfs.close()
+    assert procfs.ProcFS(str(os.path.dirname(__file__))).pid_stat_raw(1) is None   # not a /proc tree
 
 
 def wait_state(pid, state, timeout=5.0):

@@ -9,7 +9,7 @@ from conftest import fixture_path, run_tool
 from scripts import procstat
 from shared import metrics, procfs, sampler_cgroup, sampler_disks, sampler_net, sampler_procs, samplers
 
-FIXTURES = ("v1-memlimit-dstate", "netns-veth-tbf", "nopsi-derived")
+FIXTURES = ("v1-memlimit-dstate", "netns-veth-tbf", "nopsi-derived", "qemu-nvme-md-dm-v2")
 
 
 def write_tree(base, files):
@@ -142,6 +142,54 @@ def test_dm_and_md_names_come_from_sysfs(tmp_path):
                                                       ("nvme0n1", "nvme0n1")]
 
 
+QEMU = "qemu-nvme-md-dm-v2"
+
+
+def test_real_nvme_md_and_dm_names_resolve_and_partitions_are_not_counted_twice():
+    """A real capture (Debian 6.1 guest): LVM-named dm linear on an NVMe partition,
+    md raid1 over two virtio disks with a dm volume on top, a CRYPT-uuid dm device."""
+    later = procfs.ProcFS(fixture_path("procstat", QEMU))
+    earlier = procfs.ProcFS(fixture_path("procstat", QEMU, "earlier"))
+    names = sampler_disks.device_names(later)
+    assert (names["dm-0"]["name"], names["dm-0"]["kind"], names["dm-0"]["slaves"]) == \
+        ("vg0-root", "lvm", ["nvme0n1p2"])
+    assert (names["dm-1"]["name"], names["dm-1"]["slaves"]) == ("vg1-data", ["md0"])
+    assert (names["dm-2"]["name"], names["dm-2"]["kind"]) == ("crypt-plain", "crypt")
+    assert names["md0"]["kind"] == "md" and names["md0"]["slaves"] == ["vda", "vdb"]
+    assert names["nvme0n1"]["kind"] == "nvme" and names["nvme0n1"]["rotational"] is False
+    assert names["nvme0n1p1"]["partition"] and names["nvme0n1p2"]["partition"]
+    seconds = samplers.parse_uptime(later.read("proc/uptime")) - samplers.parse_uptime(earlier.read("proc/uptime"))
+    old, new = sampler_disks.read_diskstats(earlier), sampler_disks.read_diskstats(later)
+    rows = dict((r["dev"], r) for r in sampler_disks.compute(old, new, seconds, names))
+    assert sorted(rows) == ["dm-0", "dm-1", "dm-2", "md0", "nvme0n1", "vda", "vdb", "vdc"]
+    # the partitions' writes are inside nvme0n1's: the whole device is listed once
+    written = (new["nvme0n1"][6] - old["nvme0n1"][6]) / 2.0 / seconds
+    assert rows["nvme0n1"]["wkb_ps"] == pytest.approx(written)
+    assert (new["nvme0n1p1"][6] - old["nvme0n1p1"][6]) + (new["nvme0n1p2"][6] - old["nvme0n1p2"][6]) == \
+        new["nvme0n1"][6] - old["nvme0n1"][6]
+    # 400 x 64 KiB O_DIRECT writes to the LVM-named volume in the interval
+    assert rows["dm-0"]["w_ps"] * seconds == pytest.approx(400) and rows["dm-0"]["name"] == "vg0-root"
+    with_parts = sampler_disks.compute(old, new, seconds, names, partitions=True)
+    assert "nvme0n1p2" in [r["dev"] for r in with_parts]
+
+
+def test_real_cgroup_v2_limits_and_throttling(capsys):
+    """The same guest: cgroup2 with memory, cpu, io and pids enabled; the capturing
+    shell in a group with memory.max 100M and cpu.max 50000/100000."""
+    later = procfs.ProcFS(fixture_path("procstat", QEMU))
+    earlier = procfs.ProcFS(fixture_path("procstat", QEMU, "earlier"))
+    seconds = samplers.parse_uptime(later.read("proc/uptime")) - samplers.parse_uptime(earlier.read("proc/uptime"))
+    old, new = sampler_cgroup.read_self(earlier), sampler_cgroup.read_self(later)
+    result = sampler_cgroup.compute(old, new, seconds, host_cpus=1, host_mem_bytes=later.meminfo_kib()["MemTotal"] * 1024)
+    assert result["memory"]["version"] == "v2" and result["memory"]["limit_kb"] == 100 * 1024
+    assert 50 < result["memory"]["usage_pct"] < 100        # 60 MiB of shmem held in the group
+    assert result["cpu"]["quota_cpus"] == 0.5
+    assert result["cpu"]["throttled_pct"] > 50             # a busy loop against half a CPU
+    code, out, err = run_tool(procstat, ["--root", fixture_path("procstat", QEMU), "-m"], capsys)
+    assert code == 0, err
+    assert "CGROUP  memory" in out and "of 100M" in out and "CPU quota 0.5" in out
+
+
 # ---------------------------------------------------------------- network
 
 def test_net_dev_snmp_softnet_and_retransmit_share():
@@ -167,6 +215,106 @@ def test_qdisc_statistics_from_real_tc_output():
     assert tbf["drops"] > 0 and tbf["overlimits"] > 0 and tbf["backlog_packets"] > 0
     assert sampler_net.parse_rate("1500Kbps") == 12000.0
     assert sampler_net.parse_rate("fast") is None
+
+
+def _tc_htb(name):
+    with open(fixture_path("procstat", "tc-htb", name)) as handle:
+        return handle.read()
+
+
+def test_htb_classes_from_real_tc_output():
+    classes = sampler_net.parse_classes(_tc_htb("tc-s-class-2.txt"), "rkhtbn")
+    by_id = dict((c["classid"], c) for c in classes)
+    assert sorted(by_id) == ["1:1", "1:10", "1:20"]
+    assert by_id["1:1"]["root"] and by_id["1:1"]["ceil_kbit"] == 10000.0
+    assert by_id["1:10"]["parent"] == "1:1" and by_id["1:10"]["leaf"] == "10"
+    assert by_id["1:10"]["rate_kbit"] == 8000.0 and by_id["1:10"]["ceil_kbit"] == 10000.0
+    assert by_id["1:20"]["drops"] == 6 and by_id["1:20"]["backlog_packets"] == 3
+    assert by_id["1:10"]["lended"] > 0 and by_id["1:10"]["borrowed"] >= 0
+    # hfsc prints service curves instead of rate/ceil (format of tc-hfsc(8))
+    hfsc = sampler_net.parse_classes(
+        "class hfsc 1:10 parent 1:1 leaf 8001: rt m1 0bit d 0us m2 2Mbit ls m1 0bit d 0us m2 2Mbit "
+        "ul m1 0bit d 0us m2 5Mbit \n Sent 100 bytes 1 pkt (dropped 0, overlimits 0 requeues 0) \n", "eth1")
+    assert hfsc[0]["rate_kbit"] == 2000.0 and hfsc[0]["ceil_kbit"] == 5000.0 and hfsc[0]["bytes"] == 100
+    assert sampler_net.parse_classes("junk\nclass\n\0\n") == []
+
+
+class _TwoStateRunner(object):
+    """Answers tc from the first capture, then from the second."""
+
+    def __init__(self):
+        self.state = 1
+        self.calls = []
+
+    def __call__(self, argv, timeout=30, **_):
+        from shared import runner
+        self.calls.append(" ".join(argv))
+        name = "tc-s-class-%d.txt" if argv[2] == "class" else "tc-s-qdisc-%d.txt"
+        return runner.CommandResult(argv, 0, _tc_htb(name % self.state), "", 0.0, "ok")
+
+
+def test_htb_shaped_link_gets_class_rates_and_a_qdisc_rate_from_its_classes():
+    tc = _TwoStateRunner()
+    times = iter([100.0, 102.0])
+    sampler = samplers.Sampler("/", views=("net",), runner=tc, qdisc=True, clock=lambda: next(times))
+    sampler.prime()
+    tc.state = 2
+    sample = sampler.sample()
+    assert "tc -s class show dev rkhtbn" in tc.calls
+    assert not [c for c in tc.calls if c.endswith("dev lo")]          # noqueue: no classes asked for
+    m = sample["metrics"]
+    # 1:20 sent 545110 bytes in 2 s = 2180 kbit/s against a 2 Mbit ceiling
+    assert m["net.rkhtbn.class_1_20_kbit_ps"] == pytest.approx(2180.44)
+    assert m["net.rkhtbn.class_1_20_util_pct"] == 100.0
+    assert m["net.rkhtbn.class_1_10_ceil_kbit"] == 10000.0
+    # the htb root qdisc has no rate of its own: the sum of its root classes' ceilings
+    assert m["net.rkhtbn.qdisc_rate_kbit"] == 10000.0 and m["net.rkhtbn.qdisc_util_pct"] > 95
+    assert not [name for name in m if not metrics.known(name)]
+    rows = dict((c["classid"], c) for c in sample["classes"])
+    assert rows["1:10"]["overlimits_ps"] == pytest.approx(73.0)
+
+
+def test_procstat_shows_htb_classes_of_a_shaped_veth_in_a_namespace(tmp_path):
+    """Live: htb on a veth inside a network namespace, procstat -n --qdisc run inside it."""
+    import shutil
+    import subprocess
+    import sys
+    if os.geteuid() != 0:
+        pytest.skip("needs root (network namespaces and tc)")
+    if not shutil.which("ip") or not shutil.which("tc"):
+        pytest.skip("needs ip and tc (iproute2)")
+    ns = "rkpst%d" % os.getpid()
+    host = "rkp%d" % (os.getpid() % 100000)
+
+    def sh(*argv):
+        return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True)
+    if sh("ip", "netns", "add", ns).returncode != 0:
+        pytest.skip("cannot create a network namespace here")
+    try:
+        ok = sh("ip", "link", "add", host, "type", "veth", "peer", "name", "rkin0", "netns", ns).returncode == 0
+        if not ok:
+            pytest.skip("cannot create a veth pair here")
+        if sh("ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", "rkin0", "root", "handle", "1:", "htb",
+              "default", "20").returncode != 0:
+            pytest.skip("the kernel has no htb qdisc (sch_htb)")
+        for parent, classid, rate in (("1:", "1:1", "10mbit"), ("1:1", "1:20", "2mbit")):
+            assert sh("ip", "netns", "exec", ns, "tc", "class", "add", "dev", "rkin0", "parent", parent,
+                      "classid", classid, "htb", "rate", rate, "ceil", rate).returncode == 0
+        script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts",
+                              "procstat.py")
+        done = sh("ip", "netns", "exec", ns, sys.executable, script, "-n", "--qdisc", "--json", "0.2", "1")
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout.splitlines()[-1])["result"]
+        classes = dict((c["classid"], c) for c in result["classes"])
+        assert classes["1:20"]["ceil_kbit"] == 2000.0 and classes["1:1"]["root"]
+        root = [q for q in result["qdiscs"] if q["dev"] == "rkin0" and q["root"]][0]
+        assert root["kind"] == "htb" and root["rate_kbit"] == 10000.0 and root["rate_from"] == "classes"
+        text = sh("ip", "netns", "exec", ns, sys.executable, script, "-n", "--qdisc", "0.2", "1").stdout
+        assert "CLASS" in text and "1:20" in text
+    finally:
+        sh("ip", "link", "del", host)
+        sh("ip", "netns", "del", ns)
 
 
 def test_virtual_links_get_no_utilisation_metric(tmp_path):

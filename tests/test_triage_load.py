@@ -277,7 +277,7 @@ while time.time() < end:
 
 
 @contextlib.contextmanager
-def shaped_veth(rate="8mbit"):
+def shaped_veth(rate="8mbit", kind="tbf"):
     need_root()
     ip, tc = _which("ip"), _which("tc")
     if not ip or not tc:
@@ -298,8 +298,15 @@ def shaped_veth(rate="8mbit"):
             (ip, "netns", "exec", ns, ip, "addr", "add", net + ".2/30", "dev", ns_if),
             (ip, "netns", "exec", ns, ip, "link", "set", ns_if, "up"),
             (ip, "netns", "exec", ns, ip, "link", "set", "lo", "up"),
-            (tc, "qdisc", "add", "dev", host_if, "root", "tbf", "rate", rate, "burst", "16kb", "latency", "50ms"),
         ]
+        if kind == "tbf":
+            steps.append((tc, "qdisc", "add", "dev", host_if, "root", "tbf", "rate", rate, "burst", "16kb",
+                          "latency", "50ms"))
+        else:
+            # htb: the root qdisc has no rate; one class under it carries the limit
+            steps += [(tc, "qdisc", "add", "dev", host_if, "root", "handle", "1:", "htb", "default", "10"),
+                      (tc, "class", "add", "dev", host_if, "parent", "1:", "classid", "1:10", "htb", "rate", rate,
+                       "ceil", rate)]
         for argv in steps:
             done = _sh(*argv)
             if done.returncode != 0:
@@ -310,8 +317,9 @@ def shaped_veth(rate="8mbit"):
         _sh(ip, "netns", "del", ns)
 
 
-def test_traffic_into_a_shaped_veth_is_network_bound(capsys):
-    with shaped_veth() as (ns, host_if, address):
+@pytest.mark.parametrize("kind", ["tbf", "htb"])
+def test_traffic_into_a_shaped_veth_is_network_bound(capsys, kind):
+    with shaped_veth(kind=kind) as (ns, host_if, address):
         server = subprocess.Popen([_which("ip"), "netns", "exec", ns, sys.executable, "-c", NET_SERVER,
                                    address], stdout=subprocess.PIPE, universal_newlines=True)
         client = None
@@ -331,6 +339,10 @@ def test_traffic_into_a_shaped_veth_is_network_bound(capsys):
     numbers = shaped[0]["numbers"]
     assert numbers["net.%s.qdisc_util_pct" % host_if] >= 80
     assert numbers["net.%s.qdisc_rate_kbit" % host_if] == 8000
+    if kind == "htb":
+        # htb's root qdisc has no rate of its own: it came from its class (tc -s class show)
+        root = [q for q in result["top"]["qdiscs"] if q["dev"] == host_if and q.get("root")]
+        assert root and root[0]["kind"] == "htb" and root[0].get("rate_from") == "classes", root
 
 
 # ---------------------------------------------------------------- idle
