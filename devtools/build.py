@@ -110,8 +110,8 @@ def registered_tools():
     tree = ast.parse(read("scripts/rescuekit.py"))
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "TOOLS" for t in node.targets):
-            return [elt.elts[0].s if hasattr(elt.elts[0], "s") else elt.elts[0].value
-                    for elt in node.value.elts]
+            # ast.Constant.value (3.8+); ast.Str.s before (``.s`` warns from 3.12)
+            return [getattr(elt.elts[0], "value", None) or elt.elts[0].s for elt in node.value.elts]
     raise SystemExit("build: no TOOLS registry in scripts/rescuekit.py")
 
 

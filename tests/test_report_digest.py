@@ -3,7 +3,6 @@
 the evidence of kernel reports found in a digest points at real line numbers."""
 
 import io
-import lzma
 import os
 import re
 import tarfile

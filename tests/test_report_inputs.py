@@ -265,7 +265,7 @@ def test_extract_of_a_truncated_archive_flags_the_damage(tmp_path, capsys):
 
 
 def test_extract_stops_before_a_decompression_bomb(tmp_path, monkeypatch):
-    from test_report_hostile import _Zeros, _add, _sos_members
+    from test_report_hostile import _Zeros, _sos_members
     import gzip
     from shared import report_binary, sources
     monkeypatch.setattr(sources.TarTree, "BOMB_FLOOR", 8 * 1024 * 1024)
