@@ -22,6 +22,8 @@ fixtures/bootlog/README.md for the captures they were checked against.
 
 import re
 
+from . import kernelreport_markers
+
 # ---------------------------------------------------------------- pass 1
 
 # Kernel banner: "Linux version 5.14.0-362.8.1.el9_3.x86_64 (mockbuild@...) ..."
@@ -320,18 +322,10 @@ def logger_event(message, program=None):
     return None
 
 
-# Every kernel report header the kernel-report engine knows holds one of these
-# (a copy of shared.kernelreport_kinds.MARKERS; tests keep the two equal):
+# Every kernel report header the kernel-report engine knows holds one of these:
 # a window holding none has no report to name, and the engine -- a big import --
 # is not loaded for it.
-KERNEL_REPORT_MARKERS = (
-    "BUG", "WARNING", "INFO:", "Oops", "[#", "[ cut here", "PANIC", "Internal error", "Unable to handle",
-    "LOCKUP", "UBSAN", "Hardware Error", "Machine check", "EDAC ", "Kernel panic", "NMI", "I/O error",
-    "I/O Error", ", dev ", "-fs error", "failed to convert", "Delayed block", "JBD2", "jbd2", "Aborting journal",
-    "XFS (",
-    "BTRFS", "Out of memory", "Memory cgroup", "kill", "failure", "fault ip", "gfault", "protection fault",
-    "Remounting", "Data will be lost",
-)
+KERNEL_REPORT_MARKERS = kernelreport_markers.MARKERS
 
 
 # ---------------------------------------------------------------- the benchmark's grep

@@ -9,6 +9,8 @@ see fixtures/oops/README.md for the corpus that exercises each one.
 
 import re
 
+from .kernelreport_markers import MARKERS
+
 # ------------------------------------------------------------------ kinds
 #
 # kind id -> (label, severity, noise, needs_trace)
@@ -190,13 +192,7 @@ HEADER_TABLE = [(kind, re.compile(pattern)) for kind, pattern in HEADERS]
 # str form prefilters records, the bytes form whole files
 # (textio.MatchScanner).  Keep in step with HEADERS: the corpus test checks
 # that the file path and the record path find the same reports.
-MARKERS = (
-    "BUG", "WARNING", "INFO:", "Oops", "[#", "[ cut here", "PANIC", "Internal error", "Unable to handle",
-    "LOCKUP", "UBSAN", "Hardware Error", "Machine check", "EDAC ", "Kernel panic", "NMI", "I/O error",
-    "I/O Error", ", dev ", "-fs error", "failed to convert", "Delayed block", "JBD2", "jbd2", "Aborting journal", "XFS (",
-    "BTRFS", "Out of memory", "Memory cgroup", "kill", "failure", "fault ip", "gfault", "protection fault",
-    "Remounting", "Data will be lost",
-)
+# MARKERS lives in kernelreport_markers (imported above): bootlog screens with it too.
 
 
 def _trie(words):

@@ -116,11 +116,6 @@ def test_window_screen_covers_every_anchor():
         assert any(literal in anchor.lower() for literal in boot_markers.WINDOW_SCREEN), anchor
 
 
-def test_kernel_report_markers_are_the_engines():
-    from shared import kernelreport_kinds
-    assert boot_markers.KERNEL_REPORT_MARKERS == kernelreport_kinds.MARKERS
-
-
 def classify_every_rule(message, program):
     """The plain walk over every rule (what classify did before its literals index)."""
     if not message or not boot_markers._SCREEN.search(message):
