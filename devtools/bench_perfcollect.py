@@ -23,27 +23,13 @@ Python 3.6+.
 import argparse
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 
+from benchlib import cpu_seconds, cpu_summary, median, say_run, start, start_sleepers, stop_sleepers
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
-
-
-def start(argv, out_path):
-    handle = open(out_path, "wb")
-    env = dict(os.environ, LC_ALL="C", RESCUEKIT_NO_MANNERS="1")
-    process = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, env=env)
-    handle.close()
-    return process
-
-
-def cpu_seconds(process):
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = status
-    return usage.ru_utime + usage.ru_stime, status
 
 
 def size_of(*paths):
@@ -82,46 +68,27 @@ def main(argv=None):
     sleepers = []
     runs = []
     try:
-        for _ in range(args.procs):
-            sleepers.append(subprocess.Popen(["sleep", str(args.repeat * (args.seconds + 30) + 120)]))
+        sleepers = start_sleepers(args.procs, args.repeat * (args.seconds + 30) + 120)
         for number in range(args.repeat):
             runs.append(one_run(args))
             if args.repeat > 1:
-                ours, ref, ours_bytes, ref_bytes = runs[-1]
-                sys.stderr.write("run %d: ours %.2f s, reference %s s, ratio %s\n" % (
-                    number + 1, ours, "%.2f" % ref if ref is not None else "n/a",
-                    "%.2f" % (ours / ref) if ref else "n/a"))
+                say_run(number + 1, runs[-1][0], runs[-1][1], digits=2)
     finally:
-        for process in sleepers:
-            try:
-                process.send_signal(signal.SIGKILL)
-                process.wait()
-            except OSError:
-                pass
-    ours_cpu = median([r[0] for r in runs])
+        stop_sleepers(sleepers)
     ours_bytes = median([r[2] for r in runs])
     if runs[0][1] is None:
         print("bench perfcollect: ours %.2f s, reference not installed (%s), ratio n/a"
-              % (ours_cpu, ", ".join(MISSING)))
+              % (median([r[0] for r in runs]), ", ".join(MISSING)))
         print("bench perfcollect bytes/hour: ours %s, reference not installed, ratio n/a" % human(ours_bytes))
         return
-    ref_cpu = median([r[1] for r in runs])
     ref_bytes = median([r[3] for r in runs])
-    ratios = [r[0] / r[1] if r[1] else float("inf") for r in runs]
-    spread = " (range %.2f-%.2f over %d runs)" % (min(ratios), max(ratios), len(runs)) if len(runs) > 1 else ""
-    print("bench perfcollect: ours %.2f s, reference %.2f s, ratio %.2f%s"
-          % (ours_cpu, ref_cpu, median(ratios), spread))
+    ours_cpu, ref_cpu, ratio, spread = cpu_summary([(r[0], r[1]) for r in runs])
+    print("bench perfcollect: ours %.2f s, reference %.2f s, ratio %.2f%s" % (ours_cpu, ref_cpu, ratio, spread))
     print("bench perfcollect bytes/hour: ours %s, reference %s, ratio %.2f"
           % (human(ours_bytes), human(ref_bytes), ours_bytes / ref_bytes if ref_bytes else float("inf")))
 
 
 MISSING = []
-
-
-def median(values):
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
 
 
 def one_run(args):

@@ -21,34 +21,13 @@ Runs on any Python 3.6+.
 import argparse
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 
+from benchlib import cpu_seconds, cpu_summary, median, say_run, start, start_sleepers, stop_sleepers
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
-
-
-def start(argv, out_path):
-    handle = open(out_path, "wb")
-    env = dict(os.environ, LC_ALL="C", RESCUEKIT_NO_MANNERS="1")
-    process = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, env=env)
-    handle.close()
-    return process
-
-
-def cpu_seconds(process):
-    """Wait for the process; its user + system CPU seconds."""
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = status
-    return usage.ru_utime + usage.ru_stime, status
-
-
-def median(values):
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
 
 
 def main(argv=None):
@@ -66,35 +45,22 @@ def main(argv=None):
     sleepers = []
     runs = []
     try:
-        for _ in range(args.procs):
-            sleepers.append(subprocess.Popen(["sleep", str(args.repeat * (args.seconds + 30) + 60)]))
+        sleepers = start_sleepers(args.procs, args.repeat * (args.seconds + 30) + 60)
         for number in range(args.repeat):
             result = one_run(args)
             if result is None:
                 return 1
             runs.append(result)
             if args.repeat > 1:
-                ours, ref = result
-                sys.stderr.write("run %d: ours %.3f s, reference %s s, ratio %s\n" % (
-                    number + 1, ours, "%.3f" % ref if ref is not None else "n/a",
-                    "%.2f" % (ours / ref) if ref else "n/a"))
+                say_run(number + 1, *result)
     finally:
-        for process in sleepers:
-            try:
-                process.send_signal(signal.SIGKILL)
-                process.wait()
-            except OSError:
-                pass
-    ours_cpu = median([r[0] for r in runs])
+        stop_sleepers(sleepers)
     if runs[0][1] is None:
         print("bench procstat: ours %.3f s, reference not installed (%s), ratio n/a"
-              % (ours_cpu, ", ".join(MISSING)))
+              % (median([r[0] for r in runs]), ", ".join(MISSING)))
     else:
-        ref_cpu = median([r[1] for r in runs])
-        ratios = [r[0] / r[1] if r[1] else float("inf") for r in runs]
-        spread = " (range %.2f-%.2f over %d runs)" % (min(ratios), max(ratios), len(runs)) if len(runs) > 1 else ""
-        print("bench procstat: ours %.3f s, reference %.3f s, ratio %.2f%s"
-              % (ours_cpu, ref_cpu, median(ratios), spread))
+        ours_cpu, ref_cpu, ratio, spread = cpu_summary(runs)
+        print("bench procstat: ours %.3f s, reference %.3f s, ratio %.2f%s" % (ours_cpu, ref_cpu, ratio, spread))
     sys.stdout.flush()
     sys.stderr.write("(%d one-second samples per run, %d idle processes; procstat -A vs pidstat 1 + "
                      "iostat -x 1 + mpstat -P ALL 1)\n" % (args.seconds, args.procs))
