@@ -56,7 +56,10 @@ def run_in(folder, argv, capsys):
     return code, out, err, sorted(set(os.listdir(folder)) - before)
 
 
-def test_traversal_absolute_links_and_devices_are_refused(tmp_path, capsys):
+def hostile_archive(tmp_path, more=None):
+    """A sos .tar.gz with a traversal, an absolute name, symlinks and a hardlink
+    pointing at tmp_path/outside-secret, a device and a FIFO; ``more(tar, top)``
+    adds members after them.  Returns the archive path."""
     archive = str(tmp_path / "hostile.tar.gz")
     outside = tmp_path / "outside-secret"
     outside.write_text("SECRET-OUTSIDE-THE-BUNDLE\n")
@@ -69,6 +72,13 @@ def test_traversal_absolute_links_and_devices_are_refused(tmp_path, capsys):
         _add(tar, top + "/var/log/secure", kind=tarfile.LNKTYPE, link="../../outside-secret")
         _add(tar, top + "/dev/sda", kind=tarfile.BLKTYPE)
         _add(tar, top + "/var/log/fifo", kind=tarfile.FIFOTYPE)
+        if more is not None:
+            more(tar, top)
+    return archive
+
+
+def test_traversal_absolute_links_and_devices_are_refused(tmp_path, capsys):
+    archive = hostile_archive(tmp_path)
     work = tmp_path / "work"
     work.mkdir()
     code, out, err, new = run_in(str(work), [archive, "-o", "out.html"], capsys)

@@ -184,25 +184,16 @@ def _tree(folder):
 
 
 def test_extract_refuses_hostile_members_and_reports_from_the_folder(tmp_path, capsys):
-    from test_report_hostile import _add, _sos_members
-    archive = str(tmp_path / "hostile.tar.gz")
-    outside = tmp_path / "outside-secret"
-    outside.write_text("SECRET-OUTSIDE-THE-BUNDLE\n")
-    with tarfile.open(archive, "w:gz") as tar:
-        top = _sos_members(tar)
-        _add(tar, top + "/../../evil-traversal", b"x")
-        _add(tar, "/tmp/evil-absolute-%d" % os.getpid(), b"x")
-        _add(tar, top + "/var/log/syslog", kind=tarfile.SYMTYPE, link="../../../../" + str(outside))
-        _add(tar, top + "/var/log/kern.log", kind=tarfile.SYMTYPE, link=str(outside))
-        _add(tar, top + "/var/log/secure", kind=tarfile.LNKTYPE, link="../../outside-secret")
-        _add(tar, top + "/dev/sda", kind=tarfile.BLKTYPE)
-        _add(tar, top + "/var/log/fifo", kind=tarfile.FIFOTYPE)
+    from test_report_hostile import _add, hostile_archive
+
+    def more(tar, top):
         # a link inside the bundle, then a member written "through" it
         _add(tar, top + "/escape", kind=tarfile.SYMTYPE, link="var")
         _add(tar, top + "/escape/log/via-link", b"must not be written through a link")
         # a second member of the same name must not overwrite the first
         _add(tar, top + "/var/log/messages", b"OVERWRITTEN\n")
         _add(tar, top + "/messages-link", kind=tarfile.SYMTYPE, link="var/log/messages")
+    archive = hostile_archive(tmp_path, more)
     dest = tmp_path / "case"
     before = set(os.listdir(str(tmp_path)))
     code, out, err = run_tool(tool, [archive, "--extract", str(dest), "--format", "text"], capsys)
