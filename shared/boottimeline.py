@@ -549,9 +549,7 @@ def _indexed_scan(path, kind, run=None):
     from . import runner
     run = run or runner.run
     anchors = {"fast": boot_markers.SCAN_ANCHORS, "journal": boot_markers.JOURNAL_ANCHORS}[kind]
-    argv = ["grep", "-a", "-n", "-b", "-F"]
-    for anchor in anchors:
-        argv += ["-e", anchor.decode("ascii")]
+    argv = ["grep", "-a", "-n", "-b"] + textio.grep_any_of(anchor.decode("ascii") for anchor in anchors)
     # wc runs beside grep (no thread: a child started with preexec_fn under a memory
     # cap must not be forked from a second thread); its output is one short line.
     counter = runner.stream_output(["wc", "-l", path])
@@ -734,9 +732,7 @@ def _grep_marks(windows, run=None):
         else:
             joined.append(data + b"\n")
             lines += 1
-    argv = ["grep", "-a", "-n", "-F"]
-    for anchor in boot_markers.WINDOW_ANCHORS:
-        argv += ["-e", anchor.decode("ascii")]
+    argv = ["grep", "-a", "-n"] + textio.grep_any_of(anchor.decode("ascii") for anchor in boot_markers.WINDOW_ANCHORS)
     result = run(argv, timeout=600, cap=2 * total + (1 << 20), stdin_data=b"".join(joined))
     if result.status == "failed" and result.rc == 1 and not result.stdout:
         return [set() for _ in windows]

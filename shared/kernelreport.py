@@ -1389,9 +1389,7 @@ def _grep_candidates(real_path, run):
     PREFILTER_EXTRA), so both paths see the same candidate lines; grep
     just finds them at its own speed on multi-gigabyte uncompressed files.
     """
-    argv = ["grep", "-a", "-n", "-b", "-F"]
-    for marker in kinds.MARKERS + kinds.PREFILTER_EXTRA:
-        argv += ["-e", marker]
+    argv = ["grep", "-a", "-n", "-b"] + textio.grep_any_of(kinds.MARKERS + kinds.PREFILTER_EXTRA)
     result = run(argv + ["--", real_path], timeout=3600, cap=512 * 1024 * 1024)
     if result.status == "failed" and result.rc == 1 and not result.stdout:
         return []                      # grep: no line matched

@@ -322,6 +322,115 @@ class _TailKeeper(object):
         return joined
 
 
+class ForwardReader(object):
+    """A stream of tar bytes (a pipe from zstd, xzblocks' reader) as the file
+    tarfile's seekable mode reads, while it only goes forward: tarfile's
+    stream mode joins and slices every block it reads (about 2 s of this
+    process's time per GiB); here member data reaches the reader in one copy.
+    Going back is allowed within the last BEHIND bytes (tarfile re-reads one
+    byte before each header); further back is an OSError."""
+
+    BEHIND = 4096
+
+    def __init__(self, stream, name=None):
+        self.stream = stream
+        self.name = name
+        self.position = 0
+        self._read_to = 0       # how far the stream has been read
+        self._window = b""      # the last bytes read from the stream, ending at _read_to
+
+    def tell(self):
+        return self.position
+
+    def seekable(self):
+        return True
+
+    def readable(self):
+        return True
+
+    def seek(self, offset, whence=0):
+        if whence == 1:
+            offset += self.position
+        elif whence != 0:
+            raise OSError("cannot seek from the end of a stream")
+        if offset < self._read_to - len(self._window):
+            raise OSError("cannot seek back to %d in a stream (at %d)" % (offset, self.position))
+        if offset <= self._read_to:
+            self.position = offset
+            return offset
+        self.position = self._read_to
+        while self.position < offset:
+            if not self.read(min(offset - self.position, 1 << 20)):
+                break
+        return self.position
+
+    def read(self, size=-1):
+        behind = self._read_to - self.position
+        again = self._window[len(self._window) - behind:] if behind else b""
+        if size is not None and 0 <= size <= len(again):
+            self.position += size
+            return again[:size]
+        fresh = self.stream.read() if size is None or size < 0 else self.stream.read(size - len(again))
+        self._took(fresh)
+        return again + fresh if again else fresh
+
+    def read1(self, size):
+        """At most ``size`` bytes, without joining blocks of the stream (its read1)."""
+        behind = self._read_to - self.position
+        if behind:
+            return self.read(min(size, behind))
+        fresh = self.stream.read1(size) if hasattr(self.stream, "read1") else self.stream.read(size)
+        self._took(fresh)
+        return fresh
+
+    def _took(self, fresh):
+        self._read_to += len(fresh)
+        self.position = self._read_to
+        self._window = fresh[-self.BEHIND:] if len(fresh) >= self.BEHIND else \
+            (self._window + fresh)[-self.BEHIND:]
+
+    def close(self):
+        pass
+
+
+class _MemberStream(object):
+    """The member being passed over, read straight from the ForwardReader in
+    the stream's own blocks: a gigabyte log is not copied into tarfile's
+    buffers on its way to grep.  ``peek`` for textio.open_binary_stream."""
+
+    def __init__(self, forward, start, size):
+        forward.seek(start)
+        self.forward = forward
+        self.left = size
+        self._head = b""
+
+    def peek(self, size=1):
+        if not self._head and self.left:
+            self._head = self._next(max(size, 1))
+        return self._head
+
+    def _next(self, size):
+        data = self.forward.read1(min(size, self.left))
+        if not data:
+            raise tarfile.ReadError("unexpected end of data")
+        self.left -= len(data)
+        return data
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            parts = [self.read(1 << 20)]
+            while parts[-1]:
+                parts.append(self.read(1 << 20))
+            return b"".join(parts)
+        if self._head:
+            data, self._head = self._head[:size], self._head[size:]
+            return data
+        return self._next(size) if self.left and size else b""
+
+    def close(self):
+        pass
+
+
 class TarTree(_Tree):
     """A tar archive read in place.
 
@@ -357,13 +466,14 @@ class TarTree(_Tree):
     GREP_DIGESTS = True
 
     def __init__(self, archive, keep=None, keep_regex=None, anchors=None, fileobj=None,
-                 progress=None):
+                 progress=None, reopen=False):
         """``keep(path) -> bool`` marks wanted members (root-relative, top folder
         removed); ``keep_regex`` (bytes regex, with ``anchors`` literals as in
         textio.MatchScanner) picks the lines kept from members too big to keep
-        whole; ``fileobj`` reads the archive as a stream (a pipe from zstd):
-        then only kept members can be read; ``progress(bytes_done)`` is called
-        now and then during the pass."""
+        whole; ``fileobj`` reads the archive as a stream (a pipe from zstd,
+        xzblocks' parallel reader): then only kept members can be read, unless
+        ``reopen`` says Python can open ``archive`` itself for the others;
+        ``progress(bytes_done)`` is called now and then during the pass."""
         self.archive = archive
         self.warnings = []
         self.members = {}      # path -> TarInfo (regular files)
@@ -372,7 +482,8 @@ class TarTree(_Tree):
         self.cache = {}
         self.digests = {}      # path -> Digest of a wanted member too big to keep
         self.prefix = ""
-        self.streamed = fileobj is not None
+        self.from_stream = fileobj is not None
+        self.streamed = self.from_stream and not reopen   # members not kept cannot be read later
         self.stopped = None    # why the index pass stopped early, if it did
         self.unpacked = 0      # declared bytes of the members indexed
         self._keep = keep
@@ -380,9 +491,10 @@ class TarTree(_Tree):
         self._anchors = anchors
         self._progress = progress
         self._tar = None
+        self._random_tar = None     # the archive opened again for members read after a stream pass
         try:
             if fileobj is not None:
-                self._tar = tarfile.open(fileobj=fileobj, mode="r|*")
+                self._tar = tarfile.open(fileobj=ForwardReader(fileobj, archive), mode="r:")
             else:
                 self._tar = tarfile.open(archive, "r:*")
         except (tarfile.TarError, EOFError, OSError, ValueError) as error:
@@ -398,7 +510,7 @@ class TarTree(_Tree):
         """Read the compressed stream to its end so its checksum is verified (gzip
         CRC32, xz CRC64): damage in member data otherwise goes unnoticed."""
         fileobj = getattr(self._tar, "fileobj", None)
-        if fileobj is None or self.streamed or not hasattr(fileobj, "read"):
+        if fileobj is None or self.from_stream or not hasattr(fileobj, "read"):
             return
         for _ in range(4096):   # the end-of-archive padding is small; bounded anyway
             if not fileobj.read(1 << 20):
@@ -556,7 +668,10 @@ class TarTree(_Tree):
     def _digest(self, path, info):
         """Read a big wanted member once: matching lines and the tail, numbered."""
         digest = Digest(info.size)
-        handle = self._tar.extractfile(info)
+        if self.from_stream and not info.issparse():
+            handle = _MemberStream(self._tar.fileobj, info.offset_data, info.size)
+        else:
+            handle = self._tar.extractfile(info)
         if handle is None:
             return digest
         try:
@@ -601,7 +716,15 @@ class TarTree(_Tree):
     def _member_handle(self, real):
         """The stored bytes of a member of a seekable archive, as a file object."""
         try:
-            handle = self._tar.extractfile(self.members[real])
+            tar = self._tar
+            if self.from_stream:
+                # The pass read a stream; members read later come from the archive
+                # opened by Python (forward seeks only, so a later member costs the
+                # decompression up to it, once).
+                if self._random_tar is None:
+                    self._random_tar = tarfile.open(self.archive, "r:*")
+                tar = self._random_tar
+            handle = tar.extractfile(self.members[real])
         except (tarfile.TarError, EOFError, OSError) as error:
             raise Unreadable("archive member unreadable (%s)" % (error,))
         if handle is None:
@@ -632,8 +755,9 @@ class TarTree(_Tree):
         return info.size if info is not None else None
 
     def close(self):
-        if self._tar is not None:
-            self._tar.close()
+        for tar in (self._tar, self._random_tar):
+            if tar is not None:
+                tar.close()
 
 
 # ---------------------------------------------------------------- sources
@@ -989,7 +1113,8 @@ def open_source(path=None, live_ok=True, **tar_options):
     ``tar_options`` go to TarTree for archives (``keep``, ``keep_regex``,
     ``anchors``, ``progress``): members the caller will read are read in the
     single pass over the archive.  A zstd archive is read as a stream
-    through the ``zstd`` binary when it exists.
+    through the ``zstd`` binary when it exists; a multi-block xz archive is
+    decoded on several cores (shared/xzblocks).
     Raises SourceError with a message naming the cause and the fix.
     """
     if path in (None, "", "/"):
@@ -1016,10 +1141,30 @@ def open_source(path=None, live_ok=True, **tar_options):
     if _looks_encrypted(head) or path.endswith((".gpg", ".asc")):
         raise SourceError("%s: encrypted bundle (decrypt it first: gpg --decrypt FILE > FILE.tar.xz)"
                           % (path,))
-    if textio.sniff_compression(head) == "zstd":
+    compression = textio.sniff_compression(head)
+    if compression == "zstd":
         return _open_zstd(path, tar_options)
-    tree = TarTree(path, **tar_options)
+    reader = _parallel_xz(path) if compression == "xz" else None
+    if reader is not None:
+        try:
+            tree = TarTree(path, fileobj=reader, reopen=True, **tar_options)
+        finally:
+            reader.close()
+    else:
+        tree = TarTree(path, **tar_options)
     return _make(tree, path, _classify_tree(tree))
+
+
+# A multi-block xz archive (sos writes them with 'xz -2 -T4') is decoded on
+# several cores by shared/xzblocks; tests turn it off to compare with lzma.
+PARALLEL_XZ = True
+
+
+def _parallel_xz(path):
+    if not PARALLEL_XZ:
+        return None
+    from . import xzblocks
+    return xzblocks.open_parallel(path)
 
 
 def _open_zstd(path, tar_options):

@@ -441,16 +441,43 @@ class MatchScanner(object):
 
 _GREP_STATE = {}
 
+# From this many literals on, GNU grep finds lines faster through one ERE
+# alternation (its DFA) than through -F's multi-pattern search.  Measured on
+# 1 GiB of syslog with grep 3.8 (CPU seconds, -E vs -F): 184 literals 2.9 vs
+# 8.3, 82 literals 2.6 vs 4.4, 41 literals 1.6 vs 2.0, 8 literals 1.2 vs 2.1
+# -- while 2 and 4 long literals are faster with -F (1.4 vs 2.0, 1.2 vs 1.6).
+# The literals must go in as ONE pattern: as separate -e patterns grep
+# turns them back into -F.
+GREP_ERE_FROM = 8
+_ERE_SPECIAL = re.compile(r"([][.*+?(){}|^$\\])")
+
+
+def grep_any_of(literals):
+    """grep arguments selecting the lines that hold any of ``literals`` (str).
+
+    Same lines either way; only the speed differs (see GREP_ERE_FROM)."""
+    literals = list(literals)
+    if len(literals) < GREP_ERE_FROM:
+        argv = ["-F"]
+        for literal in literals:
+            argv += ["-e", literal]
+        return argv
+    return ["-E", "-e", "|".join(_ERE_SPECIAL.sub(r"\\\1", literal) for literal in literals)]
+
 
 def grep_for_scanning():
-    """Path of a grep that can do ``-a -n -F`` on stdin (probed once), or None."""
+    """Path of a grep that can do ``-a -n`` with -F and -E on stdin (probed once), or None."""
     if "grep" not in _GREP_STATE:
         from . import runner
         found = runner.which("grep")
         if found:
-            probe = runner.run([found, "-a", "-n", "-F", "-e", "b\x1e"], timeout=10, stdin_data=b"a\nb\x1e\n")
-            if not (probe.ok and probe.stdout == "2:b\x1e\n"):
-                found = None
+            probes = ((["b\x1e"], "2:b\x1e\n"), (["b\x1e", "z.["] * GREP_ERE_FROM, "2:b\x1e\n4:z.[\n"))
+            for literals, expected in probes:
+                probe = runner.run([found, "-a", "-n"] + grep_any_of(literals), timeout=10,
+                                   stdin_data=b"a\nb\x1e\nzz[\nz.[\n")
+                if not (probe.ok and probe.stdout == expected):
+                    found = None
+                    break
         _GREP_STATE["grep"] = found
     return _GREP_STATE["grep"]
 
@@ -565,9 +592,8 @@ class GrepScanner(object):
     def __iter__(self):
         import threading
         from . import runner
-        argv = [self.grep, "-a", "-n", "-F"]
-        for anchor in self.anchors + (self.SENTINEL,):
-            argv += ["-e", anchor.decode("utf-8", "surrogateescape")]
+        argv = [self.grep, "-a", "-n"] + grep_any_of(
+            anchor.decode("utf-8", "surrogateescape") for anchor in self.anchors + (self.SENTINEL,))
         process = runner.filter_process(argv)
         if process is None:
             self.problem = "cannot start grep"
