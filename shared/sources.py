@@ -374,12 +374,14 @@ class ForwardReader(object):
         self._took(fresh)
         return again + fresh if again else fresh
 
-    def read1(self, size):
-        """At most ``size`` bytes, without joining blocks of the stream (its read1)."""
+    def read_piece(self, size):
+        """At most ``size`` bytes: one decoded piece of a stream that has them
+        (xzblocks: no joining), else a full read (Python's decompressors return
+        small pieces from read1, which would mean many small writes to grep)."""
         behind = self._read_to - self.position
         if behind:
             return self.read(min(size, behind))
-        fresh = self.stream.read1(size) if hasattr(self.stream, "read1") else self.stream.read(size)
+        fresh = self.stream.read_piece(size) if hasattr(self.stream, "read_piece") else self.stream.read(size)
         self._took(fresh)
         return fresh
 
@@ -410,7 +412,7 @@ class _MemberStream(object):
         return self._head
 
     def _next(self, size):
-        data = self.forward.read1(min(size, self.left))
+        data = self.forward.read_piece(min(size, self.left))
         if not data:
             raise tarfile.ReadError("unexpected end of data")
         self.left -= len(data)
@@ -497,7 +499,7 @@ class TarTree(_Tree):
                 self._tar = tarfile.open(fileobj=ForwardReader(fileobj, archive), mode="r:")
             else:
                 self._tar = tarfile.open(archive, "r:*")
-        except (tarfile.TarError, EOFError, OSError, ValueError) as error:
+        except (tarfile.TarError, EOFError, OSError, ValueError, lzma.LZMAError, zlib.error) as error:
             raise SourceError("%s: cannot read as a tar archive (%s; check the download, "
                               "or unpack it and pass the folder)" % (archive, _one_line(error)))
         try:
@@ -510,7 +512,7 @@ class TarTree(_Tree):
         """Read the compressed stream to its end so its checksum is verified (gzip
         CRC32, xz CRC64): damage in member data otherwise goes unnoticed."""
         fileobj = getattr(self._tar, "fileobj", None)
-        if fileobj is None or self.from_stream or not hasattr(fileobj, "read"):
+        if fileobj is None or self.streamed or not hasattr(fileobj, "read"):
             return
         for _ in range(4096):   # the end-of-archive padding is small; bounded anyway
             if not fileobj.read(1 << 20):
@@ -1144,27 +1146,43 @@ def open_source(path=None, live_ok=True, **tar_options):
     compression = textio.sniff_compression(head)
     if compression == "zstd":
         return _open_zstd(path, tar_options)
-    reader = _parallel_xz(path) if compression == "xz" else None
-    if reader is not None:
+    reader = _decompressed(path, compression)
+    if reader is None:
+        tree = TarTree(path, **tar_options)     # a plain tar: tarfile seeks in it
+    else:
         try:
             tree = TarTree(path, fileobj=reader, reopen=True, **tar_options)
         finally:
             reader.close()
-    else:
-        tree = TarTree(path, **tar_options)
     return _make(tree, path, _classify_tree(tree))
 
 
 # A multi-block xz archive (sos writes them with 'xz -2 -T4') is decoded on
 # several cores by shared/xzblocks; tests turn it off to compare with lzma.
 PARALLEL_XZ = True
+# Other compressed archives are read in the pass through Python's own
+# decompressor as a stream (ForwardReader: no copies through tarfile's member
+# buffers); tests turn it off to compare with tarfile's own reading.
+STREAM_PASS = True
+_DECOMPRESSORS = {"gzip": "gzip.GzipFile", "xz": "lzma.LZMAFile", "lzma": "lzma.LZMAFile",
+                  "bzip2": "bz2.BZ2File"}
 
 
-def _parallel_xz(path):
-    if not PARALLEL_XZ:
+def _decompressed(path, compression):
+    """The decompressed bytes of an archive as a stream for the one pass, or None."""
+    if compression == "xz" and PARALLEL_XZ:
+        from . import xzblocks
+        reader = xzblocks.open_parallel(path)
+        if reader is not None:
+            return reader
+    if not STREAM_PASS or compression not in _DECOMPRESSORS:
         return None
-    from . import xzblocks
-    return xzblocks.open_parallel(path)
+    import importlib
+    module, _, name = _DECOMPRESSORS[compression].partition(".")
+    try:
+        return getattr(importlib.import_module(module), name)(path, "rb")
+    except (OSError, ValueError):
+        return None
 
 
 def _open_zstd(path, tar_options):

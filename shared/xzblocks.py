@@ -22,9 +22,11 @@ import zlib
 HEADER_MAGIC = b"\xfd7zXZ\x00"
 FOOTER_MAGIC = b"YZ"
 # Blocks decoded ahead are held in memory: above this block size the
-# parallel reader is not used (xz -9 -T writes 192 MiB blocks).
+# parallel reader is not used (xz -9 -T writes 192 MiB blocks), and the
+# look-ahead window shrinks so that the blocks in flight stay within
+# MAX_AHEAD_BYTES (sos's 6 MiB blocks: 4 ahead; xz -6 -T's 24 MiB: 2).
 MAX_BLOCK = 32 * 1024 * 1024
-MAX_AHEAD_BYTES = 96 * 1024 * 1024
+MAX_AHEAD_BYTES = 64 * 1024 * 1024
 MAX_BLOCKS = 1000000
 # Blocks are decoded into pieces of this size: a block's bytes are never
 # joined into one buffer (that would hold each block twice at the end).
@@ -204,7 +206,7 @@ class ParallelXZReader(object):
         self._position = 0
         return True
 
-    def read1(self, size):
+    def read_piece(self, size):
         """At most ``size`` bytes from one decoded piece (no joining)."""
         while not self._pieces:
             if not self._advance():

@@ -57,7 +57,7 @@ def test_blocks_come_back_in_order_whatever_the_read_sizes(tmp_path):
     try:
         while True:
             size = rng.choice([1, 7, 512, 4096, 65536, 70000, 1 << 20])
-            piece = reader.read1(size) if rng.random() < 0.5 else reader.read(size)
+            piece = reader.read_piece(size) if rng.random() < 0.5 else reader.read(size)
             if not piece:
                 break
             assert len(piece) <= size
@@ -164,7 +164,7 @@ def test_forward_reader_goes_back_only_within_its_window():
     forward.seek(999)
     assert forward.read(2) == data[999:1001]
     forward.seek(5000)                  # forward: skipped by reading
-    assert forward.tell() == 5000 and forward.read1(100) == data[5000:5100]
+    assert forward.tell() == 5000 and forward.read_piece(100) == data[5000:5100]
     with pytest.raises(OSError):
         forward.seek(10)                # further back than the window
     forward.seek(5100 - 50)
@@ -210,8 +210,27 @@ def _gzip(data):
     return buffer.getvalue()
 
 
-def _report(path, parallel, monkeypatch, grep=True):
+MODES = {"parallel": (True, True), "stream": (False, True), "tarfile": (False, False)}
+
+
+def _mode(monkeypatch, mode):
+    """parallel: xzblocks; stream: Python's decompressor read as a stream; tarfile: tarfile's own reading."""
+    parallel, stream = MODES[mode]
     monkeypatch.setattr(sources, "PARALLEL_XZ", parallel)
+    monkeypatch.setattr(sources, "STREAM_PASS", stream)
+    used = []
+    real = xzblocks.open_parallel
+
+    def spy(*args, **kwargs):
+        reader = real(*args, **kwargs)
+        used.append(reader is not None)
+        return reader
+    monkeypatch.setattr(xzblocks, "open_parallel", spy)
+    return used
+
+
+def _report(path, mode, monkeypatch, grep=True):
+    used = _mode(monkeypatch, mode)
     monkeypatch.setattr(sources.TarTree, "GREP_DIGESTS", grep)
     monkeypatch.setattr(sources.TarTree, "CACHE_FILE_LIMIT", 16 * 1024)
     monkeypatch.setattr(sources.TarTree, "KEEP_FILE_LIMIT", 64 * 1024)    # digest the big logs
@@ -219,7 +238,12 @@ def _report(path, parallel, monkeypatch, grep=True):
     try:
         doc = report_engine.analyze(source, report_engine.Options(now=1717920000)).to_dict()
         late = source.tree.open("var/log/big-unread.bin").read()
-        return doc, source.tree, late
+        assert source.tree.from_stream == (mode != "tarfile")
+        assert any(used) == (mode == "parallel"), "block-parallel decoding %s" % (
+            "not used" if mode == "parallel" else "used")
+        assert source.tree.digest("var/log/messages") is not None
+        assert source.tree.digest("var/log/messages-20240602.gz") is not None     # gzip inside, digested
+        return doc, late
     finally:
         source.tree.close()
 
@@ -235,20 +259,35 @@ def _comparable(doc):
 def test_a_sos_style_multi_block_archive_gives_the_same_report(tmp_path, monkeypatch, grep):
     members = _sos_members()
     path = _xz_blocks(_tar_bytes(members), str(tmp_path / "sosreport-host1.tar.xz"), "256KiB")
-    parallel, tree, late = _report(path, True, monkeypatch, grep)
-    assert tree.from_stream, "the multi-block archive was not read block-parallel"
-    assert tree.digest("var/log/messages") is not None
-    assert tree.digest("var/log/messages-20240602.gz") is not None     # gzip inside, digested
-    assert late == members[5][1], "a member not kept must still be readable after the pass"
-    single, tree, late_single = _report(path, False, monkeypatch, grep)
-    assert not tree.from_stream and late_single == late
-    assert _comparable(parallel) == _comparable(single)
-    checks = set(f["check"] for f in parallel["findings"])
+    reference, late = _report(path, "tarfile", monkeypatch, grep)
+    assert late == members[5][1]
+    checks = set(f["check"] for f in reference["findings"])
     assert "oops.oom" in checks, sorted(checks)
+    for mode in ("parallel", "stream"):
+        doc, late = _report(path, mode, monkeypatch, grep)
+        assert late == members[5][1], "%s: a member not kept must still be readable after the pass" % mode
+        assert _comparable(doc) == _comparable(reference), mode
+
+
+@pytest.mark.parametrize("suffix", ["gz", "bz2", "xz"])
+def test_other_compressions_read_as_a_stream_give_the_same_report(tmp_path, monkeypatch, suffix):
+    members = _sos_members()
+    path = str(tmp_path / ("sosreport-host1.tar." + suffix))
+    with tarfile.open(path, "w:" + suffix) as tar:     # Python's tarfile: one xz block
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mtime = 1717920000
+            tar.addfile(info, io.BytesIO(data))
+    reference, late_reference = _report(path, "tarfile", monkeypatch)
+    doc, late = _report(path, "stream", monkeypatch)
+    assert late == late_reference == members[5][1]
+    assert _comparable(doc) == _comparable(reference)
 
 
 @needs_xz
-def test_a_damaged_block_in_a_sos_archive_is_flagged_and_the_rest_reported(tmp_path, monkeypatch):
+@pytest.mark.parametrize("mode", ["parallel", "stream"])
+def test_a_damaged_block_in_a_sos_archive_is_flagged_and_the_rest_reported(tmp_path, monkeypatch, mode):
     members = _sos_members()
     path = _xz_blocks(_tar_bytes(members), str(tmp_path / "sosreport-host1.tar.xz"), "256KiB")
     raw = bytearray(open(path, "rb").read())
@@ -259,16 +298,55 @@ def test_a_damaged_block_in_a_sos_archive_is_flagged_and_the_rest_reported(tmp_p
     damaged = tmp_path / "sosreport-host1-damaged.tar.xz"
     damaged.write_bytes(bytes(raw))
     outputs = {}
-    for parallel in (True, False):
-        monkeypatch.setattr(sources, "PARALLEL_XZ", parallel)
+    for each in (mode, "tarfile"):
+        _mode(monkeypatch, each)
         source = report_engine.open_bundle(str(damaged))
         try:
-            assert source.tree.from_stream == parallel
+            assert source.tree.from_stream == (each != "tarfile")
             warnings = [w for w in source.warnings if "corrupt" in w]
             assert warnings, source.warnings
             assert source.read_text("sos_commands/host/hostname") == "host1\n"
-            outputs[parallel] = warnings
+            outputs[each] = warnings
         finally:
             source.tree.close()
     # the same one-line cause either way (liblzma's words)
-    assert outputs[True] == outputs[False]
+    assert outputs[mode] == outputs["tarfile"]
+
+
+@needs_xz
+def test_big_blocks_keep_the_report_under_the_memory_bar(tmp_path):
+    """The biggest blocks still decoded in parallel (MAX_BLOCK): the whole report,
+    workers and grep included, stays under the 200 MB bar."""
+    import sys
+    top = "sosreport-host1-2024-06-09-abcdef/"
+    line = b"Jun  9 06:00:00 host1 app[12]: request served status=200 bytes=5123 in 12 ms\n"
+    body = line * (200 * 1024 * 1024 // len(line))
+    body += b"Jun  9 06:40:00 host1 kernel: [  99.0] Out of memory: Killed process 4242 (java)\n"
+    path = str(tmp_path / "sosreport-host1.tar.xz")
+    with open(path, "wb") as out:
+        xz = subprocess.Popen([XZ, "-0", "-T2", "--block-size=%d" % xzblocks.MAX_BLOCK, "-c"],
+                              stdin=subprocess.PIPE, stdout=out)
+        with tarfile.open(fileobj=xz.stdin, mode="w|") as tar:
+            for name, data in ((top + "sos_commands/host/hostname", b"host1\n"), (top + "var/log/messages", body)):
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        xz.stdin.close()
+        assert xz.wait() == 0
+    del body
+    with open(path, "rb") as handle:
+        _, blocks = xzblocks.read_index(handle, os.path.getsize(path))
+    assert len(blocks) >= 6 and max(b[3] for b in blocks) == xzblocks.MAX_BLOCK
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # a fresh parent, so the peak is this report's (and its grep's), not an earlier test's child
+    measure = ("import resource, subprocess, sys\n"
+               "rc = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
+               "print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
+    result = subprocess.run([sys.executable, "-c", measure, sys.executable, os.path.join(root, "scripts", "report.py"),
+                             path, "--json", "-o", str(tmp_path / "r.json")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+    rc, peak_kib = (int(word) for word in result.stdout.split())
+    assert rc == 0, result.stderr
+    assert peak_kib < 200 * 1024, "peak %d MiB" % (peak_kib // 1024)
+    doc = json.loads((tmp_path / "r.json").read_text())["result"]
+    assert any(f["check"] == "oops.oom" for f in doc["findings"])
