@@ -990,16 +990,104 @@ def wtmp_pieces(source, paths, plain=False):
                     current.end = entry.stamp
                     pieces.append(current)
                 elif current is not None:
-                    current.end = max(current.end or entry.stamp, entry.stamp)
-                    if entry.kind == "shutdown":
-                        current.events.append(("end", "shutdown", evidence, entry.stamp))
-                    elif entry.kind == "runlevel" and entry.runlevel in ("0", "6"):
-                        current.events.append(("end", "reboot" if entry.runlevel == "6" else "poweroff",
-                                               evidence, entry.stamp))
+                    _end_record(current, entry.kind, entry.runlevel, evidence, entry.stamp)
         except (EOFError, OSError, ValueError) as error:
             source.warn("%s: %s" % (origin, textio.describe_read_error(error)))
         finally:
             stream.close()
+    return pieces
+
+
+def _end_record(piece, kind, runlevel, evidence, stamp):
+    """A wtmp-style record after a boot record (wtmp itself, ``last -x``): it
+    extends the boot, and a shutdown or runlevel 0 / 6 record is its end."""
+    piece.end = max(piece.end or stamp, stamp)
+    if kind == "shutdown":
+        piece.events.append(("end", "shutdown", evidence, stamp))
+    elif kind == "runlevel" and runlevel in ("0", "6"):
+        piece.events.append(("end", "reboot" if runlevel == "6" else "poweroff", evidence, stamp))
+
+
+# ================================================================ last output (bundles without wtmp)
+
+def last_outputs(source):
+    """[(origin, [Line], reference epoch)] of the ``last`` outputs a bundle holds.
+
+    sos (plugin login): ``sos_commands/login/last``, ``last_reboot``,
+    ``last_shutdown`` (the root ``last`` link when there is no
+    sos_commands); supportconfig: ``last`` Command sections (boot.txt
+    ``last -wxF | egrep ...``), lines numbered as in the .txt file.
+    """
+    out = []
+    if source.kind == "sos":
+        paths = [p for p in source.glob("sos_commands/login/last*")
+                 if not p.rsplit("/", 1)[-1].startswith("lastlog") and not source.isdir(p)]
+        if not paths and source.exists("last") and not source.isdir("last"):
+            paths = ["last"]
+        for path in paths:
+            out.append((source.origin(path), list(source.lines(path)), source.mtime(path)))
+    elif source.kind == "supportconfig":
+        for words, txt, first, body in getattr(source, "commands", []):
+            if words[:1] != ["last"] or not body or body[0].startswith("ERROR: Command not found"):
+                continue
+            lines = [Line(text, txt, first + offset) for offset, text in enumerate(body)]
+            out.append(("%s:%d" % (txt, first), lines, source.mtime(txt)))
+    return out
+
+
+def last_pieces(source, utc=False, reference=None, outputs=None):
+    """Pieces from ``last`` outputs of a bundle (what wtmp_pieces gives from the binary file).
+
+    The outputs overlap (``last`` and ``last reboot`` list the same boots):
+    entries of the same kind within the coarser resolution are one.  A
+    shutdown or runlevel 0/6 line is the end event of the boot before it;
+    without ``-x`` a boot line's end column (the newest shutdown ``last``
+    met after it) not later than the next boot's start is.  Times are the
+    box's wall clock without a zone: ``_align_zones`` treats the pieces like
+    zone-less syslog ones (``zoneless``).
+    """
+    from . import boot_last
+    entries = []
+    outputs = last_outputs(source) if outputs is None else outputs
+    for number, (origin, lines, mtime) in enumerate(outputs):
+        found = boot_last.parse(lines, reference=reference if reference is not None else mtime, utc=utc,
+                                warn=source.warn, origin=origin)
+        for position, entry in enumerate(found):
+            entries.append((entry, -position, number))
+    entries.sort(key=lambda item: item[0].resolution)       # -F / iso outputs first: they win ties
+    kept = []
+    for entry, order, output in entries:
+        if not any(output != other_output and boot_last.same_line(entry, other)
+                   for other, _, other_output in kept):
+            kept.append((entry, order, output))
+    kept.sort(key=lambda item: (item[0].stamp, item[1]))
+    pieces = []
+    current = None
+    for entry, _, _ in kept:
+        evidence = findings.Evidence(entry.origin, entry.lineno, entry.text.strip())
+        if entry.kind == "boot":
+            current = Piece("last", "wtmp")
+            current.start = entry.stamp
+            current.unc = 120.0 + (entry.resolution if entry.resolution > 1 else 0)
+            current.kernel = entry.kernel
+            current.start_evidence = evidence
+            current.end = entry.stamp
+            current.zoneless = not entry.zone_known
+            current.last_end = (entry.end, evidence, entry.resolution)
+            pieces.append(current)
+        elif current is not None:
+            _end_record(current, entry.kind, entry.runlevel, evidence, entry.stamp)
+    if any(entry.kind != "boot" for entry, _, _ in kept):
+        return pieces         # -x output: the shutdown and runlevel lines themselves were read
+    for number, piece in enumerate(pieces):
+        end, evidence, resolution = piece.last_end
+        following = pieces[number + 1].start if number + 1 < len(pieces) else None
+        if end is None or end < piece.start:
+            continue
+        # minutes: a shutdown in the minute the next boot began prints the same HH:MM
+        if following is None or (end <= following if resolution > 1 else end < following):
+            piece.end = max(piece.end, end)
+            piece.events.append(("end", "shutdown", evidence, end))
     return pieces
 
 
@@ -1850,6 +1938,12 @@ def timeline(source, journal=True, utc=False, runner_fn=None, files=(), log_dir=
             pieces = wtmpdb_pieces(source, db_paths)
             inputs.append(_input_record("wtmpdb", "wtmpdb", pieces, db_paths))
             pieces_all.extend(pieces)
+        if log_dir is None and not wtmp_paths and not db_paths and source.kind in ("sos", "supportconfig"):
+            outputs = last_outputs(source)
+            if outputs:       # what `last` printed from the wtmp the bundle did not copy
+                pieces = last_pieces(source, utc=utc, outputs=outputs)
+                inputs.append(_input_record("last", "last", pieces, [o[0] for o in outputs]))
+                pieces_all.extend(pieces)
         if journal:
             pieces = _binary_journal(source, folder, log_dir, runner_fn, since, until, last)
             if pieces is not None:
@@ -1992,10 +2086,12 @@ def _align_zones(pieces, utc):
     samples.sort()
     stamps = [stamp for stamp, _ in samples]
     for piece in pieces:
-        if not piece.wall or piece.kind in ("wtmp", "journal", "journal-json") or piece.start is None:
+        zoneless = getattr(piece, "zoneless", False)      # `last` output: wall time, no records
+        if not piece.wall or piece.kind in ("wtmp", "journal", "journal-json") and not zoneless or \
+                piece.start is None:
             continue
         records = [r for r in piece.head + piece.tail if r.stamp is not None]
-        if not records or any(r.zone_known for r in records):
+        if not zoneless and (not records or any(r.zone_known for r in records)):
             continue
         at = bisect.bisect_left(stamps, piece.start)
         near = [i for i in (at - 1, at) if 0 <= i < len(samples)]
@@ -2017,6 +2113,8 @@ def _shift(piece, delta):
         piece.start += delta
     if piece.end is not None:
         piece.end += delta
+    piece.events = [(kind, detail, evidence, None if stamp is None else stamp + delta)
+                    for kind, detail, evidence, stamp in piece.events]
 
 
 def _looks_wtmpdb(path):

@@ -2,6 +2,7 @@
 
 import os
 import sys
+import time
 
 import pytest
 
@@ -22,6 +23,23 @@ def fixture_path(*parts):
 @pytest.fixture
 def fixtures_dir():
     return FIXTURES
+
+
+@pytest.fixture
+def zone(monkeypatch):
+    """``zone(name)`` sets the local zone (TZ, tzset) for the test; restored after."""
+    def set_zone(name):
+        monkeypatch.setenv("TZ", name)
+        time.tzset()
+    yield set_zone
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture
+def utc(zone):
+    """Zone-less log stamps are local time: pin UTC so results are stable."""
+    zone("UTC")
 
 
 def need_root():

@@ -10,7 +10,6 @@ regenerate them on purpose with RESCUEKIT_UPDATE_GOLDEN=1 and review the diff.
 import json
 import os
 import shutil
-import time
 
 import pytest
 
@@ -29,15 +28,6 @@ def mtimes():
                 path, stamp = line.split()
                 table[path] = int(stamp)
     return table
-
-
-@pytest.fixture
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.fixture

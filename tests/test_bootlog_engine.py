@@ -16,15 +16,6 @@ from shared import boot_journal, boot_markers, boot_wtmp, boottimeline, findings
 BASE = fixture_path("bootlog")
 
 
-@pytest.fixture
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
 def epoch(text):
     import calendar
     return calendar.timegm(time.strptime(text, "%Y-%m-%d %H:%M:%S"))

@@ -4,7 +4,6 @@ import json
 import os
 import shutil
 import tarfile
-import time
 
 import pytest
 
@@ -15,16 +14,6 @@ from shared import boottimeline, sources
 NAME = "scc_node01_240313_1412"
 BASE = fixture_path("bootlog", "supportconfig", NAME)
 COLLECTED = 1710335565          # 2024-03-13 13:12:45 UTC, when supportconfig ran
-
-
-@pytest.fixture
-def zone(monkeypatch):
-    def set_zone(name):
-        monkeypatch.setenv("TZ", name)
-        time.tzset()
-    yield set_zone
-    monkeypatch.undo()
-    time.tzset()
 
 
 def copy(tmp_path, edit=None):
@@ -63,7 +52,7 @@ def test_journal_sections_give_three_boots_each_counted_once(tmp_path, capsys, z
     assert boots[0]["action"] == "poweroff"
     assert boots[1]["cause"]["kind"] == "power button"
     kinds = sorted(set(i["kind"] for i in doc["result"]["inputs"]))
-    assert kinds == ["dmesg", "journal-text"]
+    assert kinds == ["dmesg", "journal-text", "last"]       # boot.txt also has last -wxF
 
 
 def test_evidence_points_at_the_line_in_the_supportconfig_file(tmp_path, capsys, zone):
@@ -112,7 +101,7 @@ def test_default_supportconfig_last_lines_and_current_boot(tmp_path, capsys, zon
     _, doc = result(["--root", root, "--utc"], capsys)
     boots = doc["result"]["boots"]
     assert [b["ending"] for b in boots] == ["clean", "unclean", "unknown"]
-    assert len(boots[2]["inputs"]) == 3        # messages.txt, boot.txt --boot 0 | tail, dmesg -T
+    assert len(boots[2]["inputs"]) == 4        # messages.txt, boot.txt --boot 0 | tail and last -wxF, dmesg -T
 
 
 def test_supportconfig_archive(tmp_path, capsys, zone):

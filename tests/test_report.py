@@ -16,16 +16,6 @@ NOW = 1795699318 + 86400  # a day after the sos 4 fixture was collected
 GOLDEN = fixture_path("report", "golden")
 
 
-@pytest.fixture
-def utc_zone(monkeypatch):
-    """Zone-less log stamps are local time: pin the zone so results are stable."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
 def analyze(name, **options):
     source = report_engine.open_bundle(fixture_path("report", name))
     try:
@@ -42,7 +32,7 @@ def by_check(doc):
 
 
 @pytest.mark.parametrize("name", FIXTURES)
-def test_findings_match_golden(name, utc_zone):
+def test_findings_match_golden(name, utc):
     doc = analyze(name)
     got = [[f["severity"], f["check"], f["title"]] for f in doc["findings"]]
     path = os.path.join(GOLDEN, name.split(".")[0] + ".json")
@@ -57,7 +47,7 @@ def test_findings_match_golden(name, utc_zone):
     assert got == expected
 
 
-def test_planted_problems_of_the_real_sos4_are_found(utc_zone):
+def test_planted_problems_of_the_real_sos4_are_found(utc):
     doc = analyze("sos4-debian12.tar.xz")
     checks = by_check(doc)
     assert checks["fs.space"][0]["severity"] == "critical"
@@ -79,7 +69,7 @@ def test_planted_problems_of_the_real_sos4_are_found(utc_zone):
     assert first["origin"] == "sos_commands/filesys/df_-al_-x_autofs" and first["line"] > 1
 
 
-def test_timeline_merges_boots_kernel_and_services_in_order(utc_zone):
+def test_timeline_merges_boots_kernel_and_services_in_order(utc):
     doc = analyze("sos4-debian12.tar.xz")
     kinds = [e["kind"] for e in doc["timeline"]]
     assert {"boot", "shutdown", "kernel", "service", "log", "package", "bundle"} <= set(kinds)
@@ -90,7 +80,7 @@ def test_timeline_merges_boots_kernel_and_services_in_order(utc_zone):
     assert ended and oops and oops[0]["stamp"] <= ended[0]["stamp"] + 60
 
 
-def test_sos3_layout_rhel7_and_sar_charts(utc_zone):
+def test_sos3_layout_rhel7_and_sar_charts(utc):
     doc = analyze("sos3-rhel7")
     checks = by_check(doc)
     assert checks["md.degraded"][0]["severity"] == "critical"
@@ -106,7 +96,7 @@ def test_sos3_layout_rhel7_and_sar_charts(utc_zone):
     assert [p[0] for p in busy] == sorted(p[0] for p in busy)
 
 
-def test_supportconfig_sections_and_german_sar(utc_zone):
+def test_supportconfig_sections_and_german_sar(utc):
     doc = analyze("scc_sles15_240609_1200.txz")
     checks = by_check(doc)
     assert checks["fs.space"][0]["evidence"][0]["origin"] == "basic-health-check.txt"
@@ -119,7 +109,7 @@ def test_supportconfig_sections_and_german_sar(utc_zone):
     assert time.strftime("%Y-%m-%d", time.gmtime(points[0][0])) == "2024-06-09"
 
 
-def test_minimal_bundle_says_not_evaluated_never_ok(utc_zone):
+def test_minimal_bundle_says_not_evaluated_never_ok(utc):
     doc = analyze("minimal")
     checks = by_check(doc)
     for key in ("fs.space", "mem.available", "systemd.failed", "load.per-cpu", "time.sync", "kernel.taint"):
@@ -128,7 +118,7 @@ def test_minimal_bundle_says_not_evaluated_never_ok(utc_zone):
     assert doc["health"]["worst"] != "ok" or doc["health"]["counts"]["not evaluated"] > 10
 
 
-def test_missing_engine_gives_not_evaluated(monkeypatch, utc_zone):
+def test_missing_engine_gives_not_evaluated(monkeypatch, utc):
     real = report_engine._engine
 
     def broken(name):
@@ -177,7 +167,7 @@ def test_sar_parser_locales_and_clocks():
 
 # ------------------------------------------------------------------ CLI
 
-def test_cli_text_fits_80_columns_and_exit_codes(capsys, utc_zone):
+def test_cli_text_fits_80_columns_and_exit_codes(capsys, utc):
     code, out, err = run_tool(tool, [fixture_path("report", "sos3-rhel7"), "--format", "text"], capsys)
     assert code == 0
     assert out.startswith("report: db2.example.com")
@@ -191,7 +181,7 @@ def test_cli_text_fits_80_columns_and_exit_codes(capsys, utc_zone):
     assert code == 0
 
 
-def test_cli_json_is_only_the_envelope(capsys, utc_zone):
+def test_cli_json_is_only_the_envelope(capsys, utc):
     code, out, err = run_tool(tool, [fixture_path("report", "scc_sles15_240609_1200.txz"), "--json"], capsys)
     assert code == 0
     document = json.loads(out)
@@ -201,7 +191,7 @@ def test_cli_json_is_only_the_envelope(capsys, utc_zone):
     assert document["result"]["health"]["worst"] == "critical"
 
 
-def test_cli_html_escapes_bundle_content_and_is_self_contained(tmp_path, capsys, utc_zone):
+def test_cli_html_escapes_bundle_content_and_is_self_contained(tmp_path, capsys, utc):
     target = str(tmp_path / "r.html")
     code, out, err = run_tool(tool, [fixture_path("report", "sos4-debian12.tar.xz"), "-o", target], capsys)
     assert code == 0 and out == ""
@@ -216,7 +206,7 @@ def test_cli_html_escapes_bundle_content_and_is_self_contained(tmp_path, capsys,
     assert len(page) < 2 * 1024 * 1024
 
 
-def test_cli_markdown(capsys, utc_zone):
+def test_cli_markdown(capsys, utc):
     code, out, err = run_tool(tool, [fixture_path("report", "sos3-rhel7"), "--format", "md"], capsys)
     assert code == 0
     assert out.startswith("# report: db2.example.com")
@@ -224,7 +214,7 @@ def test_cli_markdown(capsys, utc_zone):
     assert "## Timeline" in out
 
 
-def test_cli_scrub_replaces_hostnames_and_addresses(tmp_path, capsys, utc_zone):
+def test_cli_scrub_replaces_hostnames_and_addresses(tmp_path, capsys, utc):
     target = str(tmp_path / "s.json")
     code, out, err = run_tool(tool, [fixture_path("report", "sos3-rhel7"), "--scrub", "-o", target,
                                      "--format", "json"], capsys)
@@ -249,20 +239,20 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert code == 2 and "unknown threshold" in err
 
 
-def test_threshold_override_changes_the_verdict(capsys, utc_zone):
+def test_threshold_override_changes_the_verdict(capsys, utc):
     source = report_engine.open_bundle(fixture_path("report", "scc_sles15_240609_1200.txz"))
     loose = report_engine.analyze(source, report_engine.Options(now=NOW, thresholds={"fs_crit_pct": 99.0})).to_dict()
     assert by_check(loose)["fs.space"][0]["severity"] == "warning"
 
 
-def test_renderers_work_from_a_stored_document(utc_zone):
+def test_renderers_work_from_a_stored_document(utc):
     doc = json.loads(json.dumps(analyze("sos3-rhel7")))   # a stored, re-loaded document
     assert "md0 is degraded" in report_render.render_text(doc)
     assert "<svg" in report_render.render_html(doc)
     assert "md0 is degraded" in report_render.render_md(doc)
 
 
-def test_zstd_archive_through_the_zstd_binary(tmp_path, utc_zone):
+def test_zstd_archive_through_the_zstd_binary(tmp_path, utc):
     from shared import runner
     if not runner.which("zstd"):
         pytest.skip("zstd binary not installed")
