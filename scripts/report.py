@@ -81,7 +81,8 @@ def build_parser():
                         help="write the report to FILE (format from its extension unless --format)")
     parser.add_argument("--scrub", action="store_true",
                         help="replace hostnames, addresses, MACs and secrets (shared scrubber); with -o the "
-                             "mapping is written to FILE.scrub-map for the owner")
+                             "mapping is written to FILE.scrub-map for the owner; with serve every report, "
+                             "file name and API answer is scrubbed, mappings in DATA/scrub-maps (never served)")
     parser.add_argument("--threshold", metavar="NAME=VALUE", action="append", default=[],
                         help="override a threshold (repeatable), e.g. fs_warn_pct=80; "
                              "'--threshold list' prints them")
@@ -293,8 +294,8 @@ def _fleet(args, bundles, thresholds, fail_on):
 
 
 def _serve(args, extra, thresholds):
-    if extra or args.root or args.out or args.output:
-        raise cli.ToolError("'report serve' takes only its options (--bind, --data, --token, ...)",
+    if extra or args.root or args.out or args.output or args.scrub_map:
+        raise cli.ToolError("'report serve' takes only its options (--bind, --data, --token, --scrub, ...)",
                             code=cli.EXIT_USAGE)
     token = args.token or os.environ.get("RESCUEKIT_REPORT_TOKEN") or None
     try:
@@ -304,6 +305,7 @@ def _serve(args, extra, thresholds):
     config = report_server.Config(bind=args.bind or report_server.DEFAULT_BIND, data=args.data, token=token,
                                   max_upload=args.max_upload, min_free=args.min_free, workers=args.workers,
                                   keep_uploads=args.keep_uploads, settings=_settings(args, thresholds),
+                                  scrub=args.scrub,
                                   log=(lambda line: cli.warn(TOOL, line)) if args.verbose else None)
     try:
         report_server.serve(config, say=lambda line: cli.warn(TOOL, line))

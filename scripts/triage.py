@@ -10,7 +10,8 @@ system), then says which resource binds the system -- CPU (user or
 kernel, steal, cgroup quota), memory (pressure, swapping, reclaim, page
 cache thrashing, a cgroup at its limit), I/O (pressure, iowait with
 blocked tasks, saturated devices) or network (a full link, a shaped rate,
-drops, retransmits) -- or that it is not resource-bound.  Each verdict
+one htb/hfsc class at its ceil, drops, retransmits) -- or that it is not
+resource-bound.  Each verdict
 item carries the rule that fired and the numbers that decided it, and
 names the processes, devices, interfaces or cgroups responsible.  Beside
 the verdict: D-state tasks and what they wait in, filesystems full,
@@ -145,6 +146,16 @@ def _kb(value):
     return text + "B" if text[-1:].isdigit() else text
 
 
+def _kbit(value):
+    """kbit/s as tc writes rates: 800Kbit, 20Mbit, 1Gbit."""
+    if value is None:
+        return "-"
+    for unit, size in (("Gbit", 1e6), ("Mbit", 1e3)):
+        if value >= size:
+            return "%g%s" % (round(value / size, 2), unit)
+    return "%gKbit" % round(value, 2)
+
+
 def render(result, args, colour):
     out = []
     add = out.append
@@ -179,6 +190,10 @@ def render(result, args, colour):
         _wrapped(add, "numbers: " + " ".join("%s=%s" % (k, v) for k, v in sorted(item["numbers"].items())))
         for line in _responsible_lines(item.get("responsible", {})):
             _wrapped(add, line)
+        if item.get("classes_at_ceil"):
+            _wrapped(add, "classes at their ceil too (the link is the bottleneck): " + ", ".join(
+                "%s %s%% of %s" % (c["class"], _f(c.get("util_pct"), "%.0f"), _kbit(c.get("ceil_kbit")))
+                for c in item["classes_at_ceil"]))
         if args.verbose and item.get("fix"):
             _wrapped(add, "fix: " + item["fix"])
     if not shown:
@@ -213,6 +228,11 @@ def render(result, args, colour):
         add("NETWORK  " + "  ".join("%s rx %s tx %s KiB/s" % (i["if"], _f(i.get("rx_kbps"), "%.0f"),
                                                               _f(i.get("tx_kbps"), "%.0f"))
                                     for i in top["interfaces"][:3]))
+    leaves = [c for c in top.get("classes") or [] if c.get("leaf") and c.get("util_pct") is not None]
+    if leaves:
+        add(("SHAPING  " + "  ".join("%s %s %s%% of %s" % (c["dev"], c["classid"], _f(c["util_pct"], "%.0f"),
+                                                         _kbit(c.get("ceil_kbit") or c.get("rate_kbit")))
+                                     for c in leaves[:3]))[:80])
     add("")
     if top["cpu"]:
         add("TOP CPU")
@@ -320,6 +340,19 @@ def _responsible_lines(responsible):
         lines.append("devices: " + ", ".join(responsible["devices"]))
     if responsible.get("interfaces"):
         lines.append("interfaces: " + ", ".join(responsible["interfaces"]))
+    if responsible.get("class"):
+        text = "class: %s" % responsible["class"]
+        if responsible.get("ceil_kbit"):
+            text += " (%s rate %s ceil %s)" % (responsible.get("kind") or "class",
+                                                _kbit(responsible.get("rate_kbit")), _kbit(responsible["ceil_kbit"]))
+        parent = responsible.get("parent") or {}
+        if parent.get("class"):
+            text += ", parent %s" % parent["class"]
+            if parent.get("util_pct") is not None:
+                text += " at %s%% of its %s ceil" % (_f(parent["util_pct"], "%.0f"), _kbit(parent.get("ceil_kbit")))
+        lines.append(text)
+    if responsible.get("next"):
+        lines.append("next: " + responsible["next"])
     if responsible.get("dstate"):
         lines.append("D-state: " + ", ".join("%d %s (%s)" % (d["pid"], d["comm"], d.get("wchan") or "?")
                                              for d in responsible["dstate"]))

@@ -212,6 +212,10 @@ for journalctl when the journal is read through it, else None."""
 
 SYSLOG_NAMES = ("messages", "syslog", "kern.log", "warn", "localmessages", "boot.log")
 
+# Where report puts the text of a bundle's binary journal files, converted
+# with journalctl --file (report_binary.convert_journals): a sos bundle's, or
+# an archived root's (a tarball of / or /var/log, which no journalctl -D reads).
+CONVERTED_JOURNAL = "var/log/journal/journalctl_--file_-o_short-iso"
 # Text exports of the journal and of dmesg inside bundles (sos 3.x/4.x
 # sos_commands/<plugin>/<mangled command>, supportconfig via sections).
 SOS_JOURNAL_GLOBS = (
@@ -220,8 +224,7 @@ SOS_JOURNAL_GLOBS = (
     "sos_commands/logs/journalctl_--no-pager_--catalog_--boot_-1",
     "sos_commands/logs/journalctl_--all_--this-boot_--no-pager",
     "sos_commands/logs/journalctl_--all_--this-boot_--no-pager_-o_verbose",
-    # report's conversion of a bundle's binary journal files (report_binary.JOURNAL_TEXT)
-    "var/log/journal/journalctl_--file_-o_short-iso",
+    CONVERTED_JOURNAL,
 )
 SOS_DMESG = ("sos_commands/kernel/dmesg", "sos_commands/logs/dmesg")
 
@@ -247,6 +250,8 @@ def discover(source, journal=True, names=SYSLOG_NAMES, runner_fn=None):
             if source.exists(path):
                 found.append(LogInput(path, "dmesg", [path], None))
                 break
+    if source.kind == "root" and not hasattr(source.tree, "real") and source.exists(CONVERTED_JOURNAL):
+        found.append(LogInput(CONVERTED_JOURNAL, "journal-text", [CONVERTED_JOURNAL], None))
     if source.kind == "supportconfig":
         output = None
         for command in ("journalctl --no-pager", "journalctl --no-pager --boot 0"):

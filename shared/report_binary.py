@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 
+from .logs import CONVERTED_JOURNAL
 from .textio import Unreadable
 
 CHUNK = 1 << 20
@@ -338,9 +339,9 @@ JOURNAL_MAGIC = b"LPKSHHRH"
 JOURNAL_CAP = 256 * 1024 * 1024       # journal file bytes converted (the newest files first)
 JOURNAL_LINES = 200000                # entries kept (the newest), journalctl -n
 JOURNAL_OUTPUT_CAP = 48 * 1024 * 1024
-# Where the converted text appears in the source (shared.logs.SOS_JOURNAL_GLOBS
-# lists it, so the log rules, the oops and the bootlog engines all read it).
-JOURNAL_TEXT = "var/log/journal/journalctl_--file_-o_short-iso"
+# Where the converted text appears in the source (shared.logs.discover lists
+# it, so the log rules, the oops and the bootlog engines all read it).
+JOURNAL_TEXT = CONVERTED_JOURNAL
 
 
 def binary_journal_files(source):

@@ -495,8 +495,10 @@ def _metrics(result, source, options, perf=None):
 
 def _binary_journal(result, source, options):
     """A bundle's binary journal files -> text through journalctl (private temp copies),
-    shown to the log rules and the oops / bootlog engines as JOURNAL_TEXT."""
-    if source.kind != "sos":
+    shown to the log rules and the oops / bootlog engines as JOURNAL_TEXT.  A sos
+    bundle's, or an archived root's (a mounted or live root's journal is read by
+    journalctl -D / the engines themselves)."""
+    if not (source.kind == "sos" or source.kind == "root" and not hasattr(source.tree, "real")):
         return
     paths = report_binary.binary_journal_files(source)
     if not paths:

@@ -37,6 +37,14 @@ the analysis unless ``keep_uploads``.  Reports live in ``DATA/reports/ID/``
 (meta.json, report.json, report.html).  Report ids are generated here and
 validated strictly (``YYYYMMDD-HHMMSS-<8 hex>``) before any path is built.
 
+With ``scrub`` (``report serve --scrub``) every report is scrubbed before it
+is stored (JSON, HTML, the listing, job states): one new ``scrub.Scrubber``
+per report knowing that bundle's own hostnames; the uploaded file's name
+(sos names carry the hostname) is shown as ``upload-ID`` until the analysis
+knows the hostnames, then scrubbed with the same scrubber.  The owner's
+mapping goes to ``DATA/scrub-maps/ID.map`` (0600, folder 0700), which no
+route serves; deleting a report deletes its map.
+
 Bound to loopback, the server also refuses Host headers that are not a
 loopback name or address (DNS rebinding) and cross-origin POSTs (``Origin``
 not this server).
@@ -58,7 +66,7 @@ import time
 import collections
 import urllib.parse
 
-from . import report_fleet, report_render
+from . import report_engine, report_fleet, report_render
 from .version import VERSION
 
 DEFAULT_BIND = "127.0.0.1:8000"
@@ -294,12 +302,46 @@ def read_multipart(stream, length, boundary, sink, field_limit=64 * 1024, header
 
 # ------------------------------------------------------------ analysis (in worker processes)
 
-def _analyze_upload(upload, report_dir, settings, name=None):
-    """Runs in a forked child: the bundle -> report.json + report.html; returns the summary."""
+def neutral_name(job_id, name):
+    """What a scrubbing server shows for an upload before its hostnames are known."""
+    return "upload-%s%s" % (job_id, _suffix(name or ""))
+
+
+def scrub_name(name, scrubber, hostnames):
+    """An uploaded file's name through ``scrubber``.  sos glues the hostname into
+    its archive names (sosreport-web1-2024-...), where the scrubber's word
+    boundaries (a hyphen belongs to a hostname) do not see it, so the bundle's
+    own hostnames, short names and domains are replaced here wherever no letter
+    or digit continues them; addresses and secrets as everywhere."""
+    words = set()
+    for host in hostnames:
+        host = (host or "").strip()
+        words.add(host)
+        if "." in host:
+            short, _, domain = host.partition(".")
+            words.update((short, domain))
+    words = sorted((w for w in words if len(w) >= 3 and w.lower() not in ("localhost", "localhost.localdomain")),
+                   key=lambda w: (-len(w), w))
+    if words:
+        pattern = re.compile(r"(?<![A-Za-z0-9])(%s)(?![A-Za-z0-9])" % "|".join(re.escape(w) for w in words), re.I)
+        name = pattern.sub(lambda match: scrubber.scrub(match.group(1)), name)
+    return scrubber.scrub(name)
+
+
+def _map_text(scrubber, shown, name):
+    """The owner's key: the scrubber's tokens, then the name shown and the uploaded file's name."""
+    return (scrubber.mapping_text() if scrubber is not None else "") + "%s\t%s\n" % (shown, name)
+
+
+def _analyze_upload(upload, report_dir, settings, name=None, scrub_map=None):
+    """Runs in a forked child: the bundle -> report.json + report.html; returns the summary.
+    With ``scrub_map`` (a path) the report is scrubbed and the owner's mapping written there."""
     progress_path = os.path.join(report_dir, "progress.json")
     state = {"last": 0.0, "fraction": 0.05}
 
     def progress(message):
+        if scrub_map and message.startswith("scanned "):
+            message = "scanning logs"      # a bundle's file names may name its host
         for prefix, fraction in STAGES:
             if message.startswith(prefix):
                 state["fraction"] = max(state["fraction"], fraction)
@@ -309,15 +351,28 @@ def _analyze_upload(upload, report_dir, settings, name=None):
             _write_json(progress_path, {"message": message, "fraction": state["fraction"]})
 
     progress("opening the bundle")
-    document, _ = report_fleet.analyze_bundle(upload, settings, progress=progress)
-    if name:    # the report names the uploaded file, not where this server keeps it
+    document, hostnames = report_fleet.analyze_bundle(upload, settings, progress=progress)
+    shown = None
+    if scrub_map:
+        scrubber = report_fleet.new_scrubber(hostnames)
+        shown = scrub_name(name or "bundle", scrubber, hostnames)
+        # the upload's path becomes a neutral name (nothing in it to scrub), is scrubbed with the
+        # rest, then becomes the scrubbed file name (scrubbing that again would re-token it)
+        neutral = neutral_name(os.path.basename(report_dir), name)
+        document = report_fleet.alias_paths(document, upload, neutral)
+        document = report_fleet.alias_paths(report_engine.scrub_document(document, scrubber), neutral, shown)
+        report_fleet.write_text(scrub_map, _map_text(scrubber, shown, name or "bundle"), private=True)
+    elif name:    # the report names the uploaded file, not where this server keeps it
         document = report_fleet.alias_paths(document, upload, name)
     progress("writing the report")
     report_fleet.write_text(os.path.join(report_dir, "report.json"), report_fleet.envelope_text(document))
     report_fleet.write_text(os.path.join(report_dir, "report.html"),
                             report_render.render_html(document, utc=settings.utc))
     summary = report_fleet.summarize(document)
-    return dict((k, summary[k]) for k in ("host", "os", "kernel", "worst", "counts", "status", "elapsed_s"))
+    result = dict((k, summary[k]) for k in ("host", "os", "kernel", "worst", "counts", "status", "elapsed_s"))
+    if shown is not None:
+        result["name"] = shown
+    return result
 
 
 def _launcher_main(conn, limit):
@@ -399,7 +454,8 @@ class Launcher(object):
 
 class Config(object):
     def __init__(self, bind=DEFAULT_BIND, data=None, token=None, max_upload=DEFAULT_MAX_UPLOAD,
-                 min_free=DEFAULT_MIN_FREE, workers=None, keep_uploads=False, settings=None, log=None):
+                 min_free=DEFAULT_MIN_FREE, workers=None, keep_uploads=False, settings=None, log=None,
+                 scrub=False):
         self.bind = bind
         self.data = data or default_data_dir()
         self.token = token or None
@@ -409,12 +465,14 @@ class Config(object):
         self.keep_uploads = keep_uploads
         self.settings = settings or report_fleet.Settings()
         self.log = log                    # callable(line) for the access log, or None
+        self.scrub = bool(scrub)          # scrub every report; mappings in DATA/scrub-maps
 
 
 class Job(object):
-    def __init__(self, job_id, name, size, upload):
+    def __init__(self, job_id, name, size, upload, shown=None):
         self.id = job_id
-        self.name = name
+        self.name = name                  # the uploaded file's name (kept in memory only)
+        self.shown = shown or name        # what the API shows for it until the analysis ends
         self.size = size
         self.upload = upload
         self.state = "queued"
@@ -433,6 +491,7 @@ class ReportService(object):
         self.launcher = None
         self.uploads = os.path.join(config.data, "uploads")
         self.reports = os.path.join(config.data, "reports")
+        self.scrub_maps = os.path.join(config.data, "scrub-maps")     # never under reports/, never served
 
     # -- lifecycle
     def start(self):
@@ -440,6 +499,10 @@ class ReportService(object):
         for folder in (self.config.data, self.uploads, self.reports):
             if not os.path.isdir(folder):
                 os.makedirs(folder, 0o700)
+        if self.config.scrub:
+            if not os.path.isdir(self.scrub_maps):
+                os.makedirs(self.scrub_maps, 0o700)
+            os.chmod(self.scrub_maps, 0o700)
         for name in os.listdir(self.uploads):          # partial uploads of a previous run
             if name.endswith(".partial"):
                 try:
@@ -505,16 +568,27 @@ class ReportService(object):
             raise HTTPError(404, "no report %s" % job_id)
         return meta
 
+    def scrub_map(self, job_id):
+        """DATA/scrub-maps/ID.map: the owner's mapping of a scrubbed report."""
+        self.report_dir(job_id)            # the id's shape is checked there
+        return os.path.join(self.scrub_maps, job_id + ".map")
+
     def submit(self, job_id, name, size, upload):
-        job = Job(job_id, name, size, upload)
+        scrubbing = self.config.scrub
+        job = Job(job_id, name, size, upload, neutral_name(job_id, name) if scrubbing else None)
         folder = self.report_dir(job_id)
         os.makedirs(folder, 0o700)
-        _write_json(os.path.join(folder, "meta.json"), {
-            "id": job_id, "name": name, "size": size, "state": "queued", "submitted": time.time(),
-            "finished": None, "error": None, "host": None, "worst": None, "counts": {}})
+        meta = {"id": job_id, "name": job.shown, "size": size, "state": "queued", "submitted": time.time(),
+                "finished": None, "error": None, "host": None, "worst": None, "counts": {}}
+        if scrubbing:
+            meta["scrubbed"] = True
+        _write_json(os.path.join(folder, "meta.json"), meta)
         with self.lock:
             self.jobs[job_id] = job
-        self.launcher.submit(job_id, (upload, folder, self.config.settings, name))
+        args = (upload, folder, self.config.settings, name)
+        if scrubbing:
+            args += (self.scrub_map(job_id),)
+        self.launcher.submit(job_id, args)
         return job
 
     def _event(self, message):
@@ -538,8 +612,17 @@ class ReportService(object):
             job.state = "done"
             self._finish(job, value)
         else:   # the message names the upload by its name, not by where this server keeps it
-            job.state, job.error = "failed", str(value).replace(job.upload, job.name)
+            job.state, job.error = "failed", str(value).replace(job.upload, job.shown)
+            if self.config.scrub:       # the bundle's hostnames are unknown: addresses and secrets
+                job.error = report_fleet.new_scrubber(()).scrub(job.error)
+                self._write_failed_map(job)
             self._finish(job, None)
+
+    def _write_failed_map(self, job):
+        try:
+            report_fleet.write_text(self.scrub_map(job.id), _map_text(None, job.shown, job.name), private=True)
+        except OSError:
+            pass
 
     def _finish(self, job, summary):
         changes = {"state": job.state, "error": job.error, "finished": time.time()}
@@ -593,6 +676,10 @@ class ReportService(object):
         if meta.get("state") in ("queued", "analyzing"):
             raise HTTPError(409, "report %s is still being analysed" % job_id)
         shutil.rmtree(folder, ignore_errors=True)
+        try:
+            os.unlink(self.scrub_map(job_id))
+        except OSError:
+            pass
 
 
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -785,10 +872,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     # -- routes
     def _get_root(self, path):
         self._send_html(200, UPLOAD_PAGE.replace("%MAX%", str(self.service.config.max_upload)).replace(
-            "%MAXTEXT%", _size(self.service.config.max_upload)).replace("%VERSION%", report_render.esc(VERSION)))
+            "%MAXTEXT%", _size(self.service.config.max_upload)).replace("%VERSION%", report_render.esc(VERSION))
+            .replace("%SCRUBNOTE%", SCRUB_NOTE if self.service.config.scrub else ""))
 
     def _get_reports(self, path):
-        self._send_html(200, listing_page(self.service.listing(), self._token_query()))
+        self._send_html(200, listing_page(self.service.listing(), self._token_query(),
+                                          scrubbed=self.service.config.scrub))
 
     def _get_report_page(self, path):
         job_id = path.split("/")[2]
@@ -813,7 +902,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         with service.lock:
             states = collections.Counter(job.state for job in service.jobs.values())
         self._send_json(200, {"version": VERSION, "workers": service.config.workers, "jobs": dict(states),
-                              "max_upload": service.config.max_upload, "keep_uploads": service.config.keep_uploads})
+                              "max_upload": service.config.max_upload, "keep_uploads": service.config.keep_uploads,
+                              "scrub": service.config.scrub})
 
     def _post_api_analyze(self, path):
         service = self.service
@@ -958,7 +1048,7 @@ UPLOAD_PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">""" 
 <header><h1>report serve<a id="list" href="/reports">past reports</a></h1></header><main>
 <p>Drop a sosreport or supportconfig archive here (or click to choose one); up to %MAXTEXT%.
 The bundle is analysed on this server and the report opens when it is ready.</p>
-<noscript><p id="error">This page needs JavaScript to upload; without it use
+%SCRUBNOTE%<noscript><p id="error">This page needs JavaScript to upload; without it use
 <code>curl --data-binary @BUNDLE http://HOST:PORT/api/analyze</code>.</p></noscript>
 <div id="drop" tabindex="0">drop a bundle here, or click to choose<input id="file" type="file" hidden></div>
 <div class="row">upload <span id="upmsg" class="muted"></span><progress id="up" max="100" value="0"></progress></div>
@@ -1013,7 +1103,12 @@ GET /api/reports, GET /api/reports/ID, GET /api/jobs/ID</p>
 """
 
 
-def listing_page(reports, token_query=""):
+SCRUB_NOTE = ('<p class="muted" id="scrubnote">This server scrubs every report: hostnames, addresses, MACs and '
+              'secrets are replaced by tokens (file names too); the mapping stays on the server for its '
+              'owner.</p>\n')
+
+
+def listing_page(reports, token_query="", scrubbed=False):
     esc = report_render.esc
     rows = []
     for meta in reports:
@@ -1030,9 +1125,9 @@ def listing_page(reports, token_query=""):
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">" + _CSP +
             "<title>report serve: past reports</title><style>%s</style></head><body>"
             "<header><h1>past reports<a href=\"/%s\">upload</a></h1></header><main>"
-            "<table id=\"reports\"><tr><th>report</th><th>bundle</th><th>host</th><th>worst</th><th>submitted</th>"
+            "%s<table id=\"reports\"><tr><th>report</th><th>bundle</th><th>host</th><th>worst</th><th>submitted</th>"
             "<th>size</th></tr>%s</table>%s</main></body></html>\n" % (
-                _PAGE_CSS, esc(token_query), "".join(rows),
+                _PAGE_CSS, esc(token_query), SCRUB_NOTE if scrubbed else "", "".join(rows),
                 "" if rows else '<p class="muted">no reports yet</p>'))
 
 
@@ -1043,9 +1138,14 @@ def serve(config, say=None, ready=None):
     import signal
     service = ReportService(config).start()
     if say:
-        say("serving on %s (data in %s, %d worker(s), uploads up to %s%s)" % (
+        say("serving on %s (data in %s, %d worker(s), uploads up to %s%s%s)" % (
             service.url(), config.data, config.workers, _size(config.max_upload),
-            ", token required" if config.token else ""))
+            ", token required" if config.token else "",
+            "; reports scrubbed, mappings in %s" % service.scrub_maps if config.scrub else ""))
+        plain = sum(1 for meta in service.listing(None) if not meta.get("scrubbed")) if config.scrub else 0
+        if plain:
+            say("WARNING: %d report(s) in %s were made without --scrub and are served as they are (delete "
+                "them through the API, or use another --data)" % (plain, service.reports))
         if not service.loopback:
             say("WARNING: bound to %s, reachable from other machines: anyone who can reach it can upload "
                 "bundles and read every report%s" % (service.host, "" if config.token else

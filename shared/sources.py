@@ -433,6 +433,12 @@ class _MemberStream(object):
         pass
 
 
+# The folders of a root file system (FHS): an archive's single top folder with
+# one of these names is part of the root, not a bundle's wrapper folder.
+ROOT_FOLDERS = frozenset(("bin", "boot", "dev", "etc", "home", "lib", "lib64", "media", "mnt", "opt", "proc",
+                          "root", "run", "sbin", "srv", "sys", "tmp", "usr", "var"))
+
+
 class TarTree(_Tree):
     """A tar archive read in place.
 
@@ -588,7 +594,9 @@ class TarTree(_Tree):
             self.warnings.append("%s: ignored %d member(s) with absolute or '..' names"
                                  % (self.archive, rejected))
         tops = set(path.split("/", 1)[0] for path, _ in raw)
-        if len(tops) == 1:
+        # 'tar czf varlog.tgz /var/log' has one top folder too: a root's own
+        # folder names are never a bundle's wrapper
+        if len(tops) == 1 and next(iter(tops)) not in ROOT_FOLDERS:
             top = tops.pop()
             if any(info.isdir() and path == top for path, info in raw) or \
                     all(path.startswith(top + "/") for path, _ in raw):

@@ -23,7 +23,9 @@ aggregate (``max``, ``sum``).  Derived metrics the engine adds first:
 * ``page.refault_in_pct`` -- the share of pages read in that were
   evicted pages being read back (refaults x page size / pgpgin);
 * ``memcg.<dir>.*`` -- every memory cgroup with a limit of its own
-  (``usage_pct``, ``failcnt_ps``, ``refault_ps``, ``psi_some_pct``).
+  (``usage_pct``, ``failcnt_ps``, ``refault_ps``, ``psi_some_pct``);
+* ``netclass.<if>/<class>.*`` -- every leaf htb/hfsc class with a ceiling
+  (``util_pct`` of the ceil, ``held_ps``, drops, backlog; ``derive_classes``).
 
 One adjustment is not a rule on a single metric: when memory is bound and
 at least half of what was read from disk were refaults (page cache
@@ -46,9 +48,15 @@ RESOURCES = ("cpu", "memory", "io", "network")
 RESOURCE_TITLE = {"cpu": "CPU", "memory": "memory", "io": "I/O", "network": "network"}
 
 
-def _rule(rule_id, resource, level, when, title, fix="", show=()):
+def _rule(rule_id, resource, level, when, title, fix="", show=(), parts=()):
+    """``parts``: names for the pieces of a ``/``-joined instance (``eth0/1:20`` -> dev, classid),
+    usable in the title and the fix like the numbers, and kept in the item as ``parts``."""
     return {"id": rule_id, "resource": resource, "level": level, "when": tuple(when), "title": title,
-            "fix": fix, "show": tuple(show)}
+            "fix": fix, "show": tuple(show), "parts": tuple(parts)}
+
+
+# A link, a shaped rate or a shaping class is full at this share of its limit (one threshold for all).
+NET_FULL_PCT = 80.0
 
 
 # when: (metric, operator, threshold[, aggregate]); title: str.format over the numbers
@@ -173,7 +181,7 @@ RULES = (
           "see the D-state tasks and what they wait in below"),
     # ------------------------------------------------------------------ network
     _rule("network.shaped", "network", BOUND,
-          [("net.*.qdisc_util_pct", ">=", 80.0), ("net.*.qdisc_held_ps", ">", 0.0)],
+          [("net.*.qdisc_util_pct", ">=", NET_FULL_PCT), ("net.*.qdisc_held_ps", ">", 0.0)],
           "{instance} sends at {net_qdisc_util_pct:.0f}% of its configured rate "
           "({net_qdisc_rate_kbit:.0f} kbit/s); the qdisc holds back or drops packets "
           "({net_qdisc_held_ps:.0f}/s)",
@@ -181,10 +189,23 @@ RULES = (
           show=("net.*.qdisc_rate_kbit", "net.*.qdisc_drops_ps", "net.*.qdisc_overlimits_ps",
                 "net.*.qdisc_backlog_kb")),
     _rule("network.link_saturated", "network", BOUND,
-          [("net.*.util_pct", ">=", 80.0)],
+          [("net.*.util_pct", ">=", NET_FULL_PCT)],
           "{instance} runs at {net_util_pct:.0f}% of its {net_speed_mbps:g} Mbit/s link",
           "the link is full: more bandwidth, bonding, or less traffic",
           show=("net.*.rx_kbps", "net.*.tx_kbps", "net.*.speed_mbps")),
+    # one leaf class of an htb/hfsc shaper at its ceil while the link has room (one tenant,
+    # one service throttled); when the link itself is full, judge() folds it into that item
+    _rule("network.class_saturated", "network", BOUND,
+          [("netclass.*.util_pct", ">=", NET_FULL_PCT), ("netclass.*.held_ps", ">", 0.0)],
+          "by shaping: class {classid} on {dev} at {netclass_util_pct:.0f}% of its "
+          "{netclass_ceil_mbit:g} Mbit ceil, {netclass_drops_ps:.1f} drops/s, "
+          "{netclass_overlimits_ps:.0f} overlimits/s",
+          "the class's ceil is the limit, not the link: raise it (tc class change dev {dev} "
+          "classid {classid} ... ceil RATE) or check which traffic is classified into it "
+          "(tc -s filter show dev {dev})",
+          show=("netclass.*.ceil_kbit", "netclass.*.kbit_ps", "netclass.*.drops_ps",
+                "netclass.*.overlimits_ps", "netclass.*.backlog_kb"),
+          parts=("dev", "classid")),
     _rule("network.drops", "network", WARNING,
           [("net.*.drop_ps", ">=", 100.0)],
           "{instance} drops {net_drop_ps:.0f} packets/s",
@@ -227,7 +248,8 @@ def rule_text(rule):
 # ---------------------------------------------------------------- aggregation
 
 def derive(metric_map, sample=None):
-    """Add the derived metrics to one sample's metrics (in place) and return it."""
+    """Add the derived metrics to one sample's metrics (in place) and return it; with the
+    ``sample`` itself, also the leaf shaping classes' ``netclass.*`` (derive_classes)."""
     m = metric_map
     capacity = m.get("cpu.count")
     quota = m.get("cgroup.cpu.quota_cpus")
@@ -257,6 +279,41 @@ def derive(metric_map, sample=None):
             if m.get("net.%s.qdisc_backlog_kb" % instance):
                 held += 1.0
             m["net.%s.qdisc_held_ps" % instance] = held
+    if sample is not None and sample.get("classes"):
+        derive_classes(m, sample["classes"])
+    return m
+
+
+def leaf_classes(rows):
+    """The leaf classes among ``tc -s class`` rows: those tc marks ``leaf`` or that no class
+    names as its parent."""
+    parents = set((r.get("dev"), r.get("parent")) for r in rows if r.get("parent"))
+    return [r for r in rows if r.get("leaf") or (r.get("dev"), r.get("classid")) not in parents]
+
+
+def class_instance(row):
+    """``eth0/1:20``: interface names cannot hold '/' (dev_valid_name), class ids do not."""
+    return "%s/%s" % (row.get("dev"), row.get("classid"))
+
+
+def derive_classes(m, rows):
+    """``netclass.<if>/<class>.*`` for every leaf class with a ceiling (htb always; hfsc with an
+    ``ul`` curve) and a rate this interval: util_pct (of the ceil), ceil_kbit, ceil_mbit,
+    rate_kbit, kbit_ps, drops_ps, overlimits_ps, backlog_kb and held_ps (overlimits + drops,
+    +1 when a backlog is queued, as for the qdisc)."""
+    for row in leaf_classes(rows):
+        if not row.get("dev") or not row.get("ceil_kbit") or row.get("util_pct") is None:
+            continue
+        prefix = "netclass.%s." % class_instance(row)
+        values = {"util_pct": row["util_pct"], "ceil_kbit": row["ceil_kbit"],
+                  "ceil_mbit": row["ceil_kbit"] / 1000.0, "kbit_ps": row.get("kbit_ps") or 0.0,
+                  "drops_ps": row.get("drops_ps") or 0.0, "overlimits_ps": row.get("overlimits_ps") or 0.0,
+                  "backlog_kb": row.get("backlog_kb") or 0.0}
+        if row.get("rate_kbit"):
+            values["rate_kbit"] = row["rate_kbit"]
+        values["held_ps"] = values["drops_ps"] + values["overlimits_ps"] + (1.0 if values["backlog_kb"] else 0.0)
+        for key, value in values.items():
+            m[prefix + key] = float(value)
     return m
 
 
@@ -338,19 +395,31 @@ def evaluate_rule(rule, stats):
             generic = name.replace("." + instance + ".", ".") if instance is not None else name
             values[_key(generic)] = value
         for extra in ("procs.running", "cpu.capacity", "net.*.qdisc_rate_kbit", "net.*.speed_mbps",
-                      "disk.*.await_ms", "memcg.*.limit_kb"):
+                      "disk.*.await_ms", "memcg.*.limit_kb", "netclass.*.ceil_mbit"):
             name = extra.replace("*", instance) if instance is not None else extra
             if name in stats and _key(extra) not in values:
                 values[_key(extra)] = stats[name]["mean"]
         values["instance"] = instance
+        parts = {}
+        if rule.get("parts") and instance is not None:
+            pieces = instance.split("/", len(rule["parts"]) - 1)
+            parts = dict(zip(rule["parts"], pieces))
+            values.update(parts)
         try:
             title = rule["title"].format(**values)
         except (KeyError, ValueError, IndexError):
             title = "%s: %s" % (rule["id"], rule_text(rule))
-        items.append({"rule": rule["id"], "resource": rule["resource"], "level": rule["level"],
-                      "instance": instance, "title": title, "rule_text": rule_text(rule),
-                      "numbers": dict((k, _round(v)) for k, v in numbers.items()),
-                      "fix": rule["fix"], "score": round(score or 1.0, 3)})
+        try:
+            fix = rule["fix"].format(**values) if parts else rule["fix"]
+        except (KeyError, ValueError, IndexError):
+            fix = rule["fix"]
+        item = {"rule": rule["id"], "resource": rule["resource"], "level": rule["level"],
+                "instance": instance, "title": title, "rule_text": rule_text(rule),
+                "numbers": dict((k, _round(v)) for k, v in numbers.items()),
+                "fix": fix, "score": round(score or 1.0, 3)}
+        if parts:
+            item["parts"] = parts
+        items.append(item)
     return items
 
 
@@ -370,6 +439,7 @@ def judge(stats, rules=RULES):
     items = []
     for rule in rules:
         items.extend(evaluate_rule(rule, stats))
+    _fold_classes_into_links(items)
     scores = {}
     for item in items:
         if item["level"] == BOUND:
@@ -394,6 +464,30 @@ def judge(stats, rules=RULES):
     items.sort(key=lambda i: (order[i["level"]], RESOURCES.index(i["resource"]), -i["score"]))
     return {"verdict": verdict, "bound": bound, "primary": bound[0] if bound else None, "items": items,
             "scores": dict((k, round(v, 3)) for k, v in scores.items())}
+
+
+# Rules saying a whole link is full, and rules saying one class on it is.
+LINK_RULES = ("network.shaped", "network.link_saturated")
+CLASS_RULES = ("network.class_saturated",)
+
+
+def _fold_classes_into_links(items):
+    """A class at its ceil on a link that is full itself is not a second finding: the link
+    is the bottleneck.  The class item goes, and the link item lists it in ``classes_at_ceil``."""
+    links = {}
+    for item in items:
+        if item["rule"] in LINK_RULES and item["level"] == BOUND:
+            links.setdefault(item["instance"], item)
+    for item in [i for i in items if i["rule"] in CLASS_RULES]:
+        link = links.get((item.get("parts") or {}).get("dev"))
+        if link is None:
+            continue
+        items.remove(item)
+        numbers = dict((name.rsplit(".", 1)[-1], value) for name, value in item["numbers"].items())
+        link.setdefault("classes_at_ceil", []).append(
+            {"class": item["parts"].get("classid"), "util_pct": numbers.get("util_pct"),
+             "ceil_kbit": numbers.get("ceil_kbit"), "drops_ps": numbers.get("drops_ps"),
+             "backlog_kb": numbers.get("backlog_kb")})
 
 
 def cpu_kind(stats):
@@ -463,7 +557,7 @@ def observe(sampler, duration, interval=1.0, sleep=None, progress=None, scan_cgr
             sleep(delay)
         cur = sampler.snapshot()
         sample = sampler.compute(prev, cur)
-        derive(sample["metrics"])
+        derive(sample["metrics"], sample)
         samples.append(sample["metrics"])
         for row in sample.get("processes", []):
             if row["state"] == "D":
@@ -481,7 +575,7 @@ def observe(sampler, duration, interval=1.0, sleep=None, progress=None, scan_cgr
         if progress:
             progress(step + 1, steps, sample)
     window = sampler.compute(first, prev)
-    derive(window["metrics"])
+    derive(window["metrics"], window)
     memcg_rows = []
     if scan_cgroups:
         memcg_last = sampler_cgroup.scan_memory(pfs, host_bytes)
@@ -573,6 +667,12 @@ def assess(observation, procfs=None, top_count=5):
     top["interfaces"] = [dict((k, _round(v)) for k, v in i.items()) for i in ifaces[:top_count]]
     top["qdiscs"] = [dict((k, _round(v)) for k, v in q.items()) for q in window.get("qdiscs", [])
                      if q.get("rate_kbit") or (q.get("drops_ps") or 0) > 0]
+    classes = [c for c in window.get("classes") or []
+               if (c.get("kbit_ps") or 0) > 0 or (c.get("drops_ps") or 0) > 0]
+    leaves = set(class_instance(c) for c in leaf_classes(window.get("classes") or []))
+    classes.sort(key=lambda c: (class_instance(c) not in leaves, -(c.get("util_pct") or 0)))
+    top["classes"] = [dict(_round(dict((k, v) for k, v in c.items() if v is not None)),
+                           leaf=class_instance(c) in leaves) for c in classes[:top_count * 2]]
     memcg = sorted(observation.get("memcg", []), key=lambda r: -(r.get("usage_pct") or 0))
     for row in memcg:
         if procfs is not None and (row.get("usage_pct") or 0) >= 80:
@@ -626,7 +726,30 @@ def _responsible(item, top, observation):
             out["dstate"] = [{"pid": r["pid"], "comm": r["comm"], "wchan": r.get("wchan")} for r in dstate[:3]]
         return out
     if resource == "network":
+        if item.get("parts", {}).get("classid"):
+            return _class_evidence(item["parts"], observation)
         if instance is not None:
             return {"interfaces": [instance]}
         return {"interfaces": [i["if"] for i in top["interfaces"][:3]]}
     return {}
+
+
+def _class_evidence(parts, observation):
+    """The class, its parent and how full the parent is (from the window's class rows)."""
+    dev, classid = parts.get("dev"), parts.get("classid")
+    rows = dict((c.get("classid"), c) for c in (observation.get("window") or {}).get("classes") or []
+                if c.get("dev") == dev)
+    out = {"interfaces": [dev], "class": classid}
+    row = rows.get(classid) or {}
+    for key in ("kind", "rate_kbit", "ceil_kbit"):
+        if row.get(key) is not None:
+            out[key] = _round(row[key])
+    parent = rows.get(row.get("parent"))
+    if row.get("parent"):
+        out["parent"] = {"class": row["parent"]}
+        if parent:
+            for key in ("util_pct", "ceil_kbit", "kbit_ps"):
+                if parent.get(key) is not None:
+                    out["parent"][key] = _round(parent[key])
+    out["next"] = "tc -s filter show dev %s" % dev
+    return out

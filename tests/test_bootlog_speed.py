@@ -15,11 +15,9 @@ import shutil
 import pytest
 
 from conftest import fixture_path
-import test_bootlog
 from shared import boot_markers, boottimeline, logs, runner, sources, textio
 from shared.sources import Line
 
-utc = test_bootlog.utc        # the TZ=UTC fixture
 
 BASE = fixture_path("bootlog")
 HAVE_GREP = runner.which("grep") is not None and runner.which("wc") is not None

@@ -9,12 +9,10 @@ import sys
 import pytest
 
 from conftest import fixture_path, run_tool
-import test_bootlog
 from test_bootlog_engine import epoch
 from scripts import bootlog
 from shared import boot_wtmp, boot_wtmpdb, boottimeline, sources
 
-utc = test_bootlog.utc        # the TZ=UTC fixture
 
 BASE = fixture_path("bootlog")
 KERNEL = "5.14.21-150500.55.39-default"

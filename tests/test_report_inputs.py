@@ -2,6 +2,7 @@
 tarball, found by content), --extract, binary sar files, binary journals."""
 
 import json
+import io
 import os
 import shutil
 import tarfile
@@ -395,11 +396,9 @@ def _journal_lines(path, *args):
                           stdout=subprocess.PIPE, universal_newlines=True).stdout.splitlines()
 
 
-@need_journalctl
-def test_binary_journal_feeds_log_rules_oops_and_bootlog(binary, private_tmp):
+def _assert_journal_read(doc, folder):
+    """The fixture journal's I/O errors and unclean boot reached the rules and engines, from the converted text."""
     from shared import report_binary
-    folder, _ = binary
-    doc = _analyze(BINARY_ARCHIVE)
     assert doc["engines"]["journal"].startswith("ok: 1 of 1 file(s)")
     expected = [l for l in _journal_lines(os.path.join(folder, JOURNAL_DIR, "system.journal")) if "I/O error" in l]
     io = [f for f in doc["findings"] if f["check"] == "oops.io-error" or f["check"].startswith("log.io")]
@@ -407,8 +406,68 @@ def test_binary_journal_feeds_log_rules_oops_and_bootlog(binary, private_tmp):
     assert all(e["origin"] == report_binary.JOURNAL_TEXT for e in io[0]["evidence"])
     unclean = [f for f in doc["findings"] if f["check"] == "bootlog.unclean"]
     assert unclean and unclean[0]["severity"] == "critical"
+
+
+@need_journalctl
+def test_binary_journal_feeds_log_rules_oops_and_bootlog(binary, private_tmp):
+    folder, _ = binary
+    doc = _analyze(BINARY_ARCHIVE)
+    _assert_journal_read(doc, folder)
     assert any(f["check"].startswith("oops.") and "EXT4-fs error" in f["title"] for f in doc["findings"])
     assert os.listdir(str(private_tmp)) == []
+
+
+@need_journalctl
+@pytest.mark.parametrize("suffix", ["xz", "gz"])
+def test_an_archived_roots_binary_journal_is_read_too(binary, tmp_path, private_tmp, suffix):
+    """A tarball of a journal-only root (Debian 12 keeps no text syslog): 'tar czf root.tgz etc var/log'.
+    No journalctl -D can read inside it, so report converts its journal files like a sos bundle's."""
+    folder, _ = binary
+    archive = str(tmp_path / ("root-host001." + ("tar.xz" if suffix == "xz" else "tgz")))
+    with tarfile.open(archive, "w:" + suffix) as tar:
+        tar.add(os.path.join(folder, "etc", "os-release"), "etc/os-release")
+        tar.add(os.path.join(folder, "sos_commands", "host", "hostname"), "etc/hostname")
+        tar.add(os.path.join(folder, JOURNAL_DIR, "system.journal"), JOURNAL_DIR.replace(os.sep, "/")
+                + "/system.journal")
+    source = report_engine.open_bundle(archive)
+    assert source.kind == "root"
+    source.tree.close()
+    doc = _analyze(archive)
+    _assert_journal_read(doc, folder)
+    assert os.listdir(str(private_tmp)) == []
+
+
+def test_a_tarball_of_var_log_is_read_as_a_root(tmp_path):
+    """'tar czf varlog.tgz /var/log': one top folder, 'var', which is the root's own, not a wrapper."""
+    archive = str(tmp_path / "varlog.tgz")
+    syslog = (b"Nov 26 03:05:12 host001 kernel: [68712.200002] EXT4-fs error (device sdb1): "
+              b"ext4_find_entry:1658: inode #2: comm app: reading directory lblock 0\n")
+    with tarfile.open(archive, "w:gz") as tar:
+        info = tarfile.TarInfo("var/log/syslog")
+        info.size = len(syslog)
+        info.mtime = 1795662312
+        tar.addfile(info, io.BytesIO(syslog))
+    source = report_engine.open_bundle(archive)
+    try:
+        assert source.kind == "root" and source.log_files("syslog") == ["var/log/syslog"]
+    finally:
+        source.tree.close()
+    doc = _analyze(archive)
+    assert any("EXT4-fs error" in f["title"] for f in doc["findings"]), [f["title"] for f in doc["findings"]]
+
+
+def test_a_mounted_roots_journal_is_not_converted(binary, tmp_path):
+    """A folder root (mounted or copied) is read by journalctl -D through the engines, not converted."""
+    from shared import runner
+    recorder = runner.RecordingRunner()
+    root = tmp_path / "root"
+    os.makedirs(str(root / JOURNAL_DIR))
+    shutil.copy(os.path.join(binary[0], JOURNAL_DIR, "system.journal"), str(root / JOURNAL_DIR))
+    source = report_engine.open_bundle(str(root))
+    assert source.kind == "root"
+    doc = report_engine.analyze(source, report_engine.Options(converter=recorder)).to_dict()
+    assert "journal" not in doc["engines"] or not doc["engines"]["journal"].startswith("ok")
+    assert not [c for c in recorder.calls if "--file" in c]
 
 
 def test_binary_journal_without_journalctl_is_said(tmp_path):

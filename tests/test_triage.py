@@ -281,3 +281,126 @@ def test_sampling_keeps_a_fixed_schedule_under_an_injected_clock():
     assert len(observation["samples"]) == 3
     assert slept == [1.0, 0.75, 0.75]  # the oversleep is absorbed: no drift
     assert observation["seconds"] == pytest.approx(3.25)
+
+
+# ---------------------------------------------------------------- shaping classes (tc -s class show)
+
+class _TcCaptures(object):
+    """Answers ``tc -s qdisc/class show`` from a real two-capture folder (fixtures/procstat/<name>/
+    tc-s-{qdisc,class}-{1,2}.txt): the first snapshot gets capture 1, every later one capture 2.
+    Other commands go to ``other`` (the real runner in CLI tests)."""
+
+    def __init__(self, name, other=None):
+        self.folder = fixture_path("procstat", name)
+        self.other = other
+        self.qdisc_calls = 0
+
+    def __call__(self, argv, timeout=30, **kw):
+        from shared import runner
+        if list(argv[:2]) != ["tc", "-s"]:
+            return self.other(argv, timeout=timeout, **kw)
+        if argv[2] == "qdisc":
+            self.qdisc_calls += 1
+        state = 1 if self.qdisc_calls <= 1 else 2
+        with open(os.path.join(self.folder, "tc-s-%s-%d.txt" % (argv[2], state))) as handle:
+            return runner.CommandResult(argv, 0, handle.read(), "", 0.0, "ok")
+
+
+def _judge_capture(name, seconds=2.0):
+    """The verdict over the two real captures of ``name``, ``seconds`` apart (net view only)."""
+    from shared import samplers
+    times = iter([100.0, 100.0 + seconds])
+    sampler = samplers.Sampler("/", views=("net",), runner=_TcCaptures(name), qdisc=True,
+                               clock=lambda: next(times))
+    sampler.prime()
+    sample = sampler.sample()
+    verdict.derive(sample["metrics"], sample)
+    observation = {"samples": [sample["metrics"]], "window": sample, "seconds": seconds}
+    return verdict.assess(observation)
+
+
+def test_a_leaf_class_at_its_ceil_on_a_link_with_room_is_network_bound_by_shaping():
+    # real capture: root class 1:1 1gbit at ~3 %, leaf 1:20 (ceil 20mbit, u32 filter on port 5002)
+    # sending 20.3 Mbit/s with overlimits and a backlog
+    result = _judge_capture("tc-htb-leaf")
+    assert "network" in result["bound"]
+    items = [i for i in result["items"] if i["rule"] == "network.class_saturated"]
+    assert [i["instance"] for i in items] == ["rkleafn/1:20"]      # 1:10 (8 Mbit of 1 Gbit) is not named
+    item = items[0]
+    assert item["level"] == "bound" and item["parts"] == {"dev": "rkleafn", "classid": "1:20"}
+    assert item["title"].startswith("by shaping: class 1:20 on rkleafn at 100% of its 20 Mbit ceil")
+    assert item["numbers"]["netclass.rkleafn/1:20.ceil_kbit"] == 20000.0
+    assert item["numbers"]["netclass.rkleafn/1:20.overlimits_ps"] == pytest.approx(186.5)
+    assert "tc -s filter show dev rkleafn" in item["fix"] and "classid 1:20" in item["fix"]
+    responsible = item["responsible"]
+    assert responsible["interfaces"] == ["rkleafn"] and responsible["class"] == "1:20"
+    assert responsible["parent"]["class"] == "1:1" and responsible["parent"]["util_pct"] < 5
+    assert responsible["parent"]["ceil_kbit"] == 1000000.0
+    # the link itself is not full: no link rule fires for it
+    assert not [i for i in result["items"] if i["rule"] in verdict.LINK_RULES]
+    leaves = [(c["classid"], c["leaf"]) for c in result["top"]["classes"]]
+    assert ("1:20", True) in leaves and ("1:10", True) in leaves and ("1:1", False) in leaves
+
+
+def test_a_leaf_class_at_its_ceil_on_a_full_link_is_folded_into_the_link_verdict():
+    # real capture: htb whose root class 1:1 (10mbit) is full; leaf 1:20 (2mbit) at its ceil with drops
+    result = _judge_capture("tc-htb")
+    assert "network" in result["bound"]   # (the live /proc of a busy test box may add CPU)
+    assert not [i for i in result["items"] if i["rule"] == "network.class_saturated"]   # no double report
+    shaped = [i for i in result["items"] if i["rule"] == "network.shaped"]
+    assert [i["instance"] for i in shaped] == ["rkhtbn"]
+    at_ceil = dict((c["class"], c) for c in shaped[0]["classes_at_ceil"])
+    assert "1:20" in at_ceil and at_ceil["1:20"]["util_pct"] == 100.0 and at_ceil["1:20"]["ceil_kbit"] == 2000.0
+
+
+def _class_stats(util, drops=3.0, backlog=20.0, overlimits=50.0, ceil=20000.0, **extra):
+    rows = [{"dev": "eth1", "kind": "htb", "classid": "1:1", "parent": None, "root": True, "leaf": None,
+             "ceil_kbit": 1e6, "rate_kbit": 1e6, "util_pct": 3.0, "kbit_ps": 30000.0},
+            {"dev": "eth1", "kind": "htb", "classid": "1:20", "parent": "1:1", "root": False, "leaf": None,
+             "ceil_kbit": ceil, "rate_kbit": 5000.0, "util_pct": util, "kbit_ps": ceil * util / 100.0,
+             "drops_ps": drops, "overlimits_ps": overlimits, "backlog_kb": backlog}]
+    metrics = dict(extra)
+    verdict.derive(metrics, {"classes": rows})
+    return verdict.aggregate([metrics])
+
+
+def test_a_busy_leaf_below_its_ceil_is_not_a_shaping_verdict():
+    assert verdict.judge(_class_stats(85.0))["verdict"] == "network"                 # the same threshold
+    below = verdict.judge(_class_stats(60.0))
+    assert below["verdict"] == "none" and not below["items"]                        # drops alone do not make it
+    idle = verdict.judge(_class_stats(95.0, drops=0.0, backlog=0.0, overlimits=0.0))
+    assert idle["verdict"] == "none"                                                # nothing held back
+    # the inner class 1:1 is never judged as a leaf; hfsc without an upper limit has no ceil
+    assert not [n for n in _class_stats(85.0) if n.startswith("netclass.eth1/1:1.")]
+    hfsc = {"dev": "eth1", "kind": "hfsc", "classid": "1:30", "parent": "1:1", "rate_kbit": 2000.0,
+            "util_pct": 100.0, "kbit_ps": 2000.0, "drops_ps": 5.0}
+    assert verdict.derive({}, {"classes": [hfsc]}) == {}
+
+
+def test_a_full_physical_link_takes_the_class_as_evidence():
+    stats = _class_stats(99.0, **{"net.eth1.util_pct": 97.0, "net.eth1.speed_mbps": 1000.0})
+    result = verdict.judge(stats)
+    assert [i["rule"] for i in result["items"] if i["level"] == "bound"] == ["network.link_saturated"]
+    assert result["items"][0]["classes_at_ceil"][0]["class"] == "1:20"
+
+
+def test_a_saturated_leaf_shows_the_same_evidence_in_text_and_json(capsys, monkeypatch):
+    from shared import runner
+    outputs = {}
+    for mode in ("text", "json"):
+        monkeypatch.setattr(runner, "run", _TcCaptures("tc-htb-leaf", runner.run))
+        # one sample: the captures stand for one interval whatever the wall clock says
+        argv = ["--duration", "0.2s", "--interval", "0.2s", "-v"] + (["--json"] if mode == "json" else [])
+        code, out, err = run_tool(triage, argv, capsys)
+        assert code == 0, err
+        outputs[mode] = out
+        monkeypatch.undo()
+    item = [i for i in json.loads(outputs["json"])["result"]["items"] if i["rule"] == "network.class_saturated"][0]
+    text = outputs["text"]
+    assert item["title"].split(",")[0] in text.replace("\n          ", " ")
+    assert "class: 1:20 (htb rate 5Mbit ceil 20Mbit), parent 1:1 at" in text
+    assert item["responsible"]["parent"]["class"] == "1:1"
+    assert "next: tc -s filter show dev rkleafn" in text and item["responsible"]["next"] == \
+        "tc -s filter show dev rkleafn"
+    assert "SHAPING  rkleafn 1:20 100% of 20Mbit" in text
+    assert all(len(line) <= 80 for line in text.splitlines())

@@ -268,16 +268,25 @@ NET_CLIENT = r"""
 import socket, sys, time
 sock = socket.create_connection((sys.argv[1], 5201), timeout=5)
 block = b"x" * (1 << 16)
-end = time.time() + float(sys.argv[2])
+start = time.time()
+end = start + float(sys.argv[2])
+mbit = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0   # 0: as fast as it can, else paced
 sys.stdout.write("ready\n")
 sys.stdout.flush()
+sent = 0
 while time.time() < end:
     sock.sendall(block)
+    sent += len(block)
+    if mbit:
+        time.sleep(max(0.0, start + sent * 8 / (mbit * 1e6) - time.time()))
 """
 
 
 @contextlib.contextmanager
 def shaped_veth(rate="8mbit", kind="tbf"):
+    """A veth pair into a new namespace, the host end shaped: ``tbf`` at ``rate``; ``htb``: one root
+    class at ``rate``; ``htb-leaf``: a 1gbit root class 1:1 with the default leaf 1:10 (1gbit) and a
+    leaf 1:20 with ceil ``rate`` that a u32 filter fills with the test's TCP (port 5201)."""
     need_root()
     ip, tc = _which("ip"), _which("tc")
     if not ip or not tc:
@@ -302,6 +311,16 @@ def shaped_veth(rate="8mbit", kind="tbf"):
         if kind == "tbf":
             steps.append((tc, "qdisc", "add", "dev", host_if, "root", "tbf", "rate", rate, "burst", "16kb",
                           "latency", "50ms"))
+        elif kind == "htb-leaf":
+            steps += [(tc, "qdisc", "add", "dev", host_if, "root", "handle", "1:", "htb", "default", "10"),
+                      (tc, "class", "add", "dev", host_if, "parent", "1:", "classid", "1:1", "htb", "rate", "1gbit",
+                       "ceil", "1gbit"),
+                      (tc, "class", "add", "dev", host_if, "parent", "1:1", "classid", "1:10", "htb", "rate",
+                       "1gbit", "ceil", "1gbit"),
+                      (tc, "class", "add", "dev", host_if, "parent", "1:1", "classid", "1:20", "htb", "rate",
+                       "5mbit", "ceil", rate),
+                      (tc, "filter", "add", "dev", host_if, "parent", "1:", "protocol", "ip", "prio", "1", "u32",
+                       "match", "ip", "dport", "5201", "0xffff", "flowid", "1:20")]
         else:
             # htb: the root qdisc has no rate; one class under it carries the limit
             steps += [(tc, "qdisc", "add", "dev", host_if, "root", "handle", "1:", "htb", "default", "10"),
@@ -317,21 +336,26 @@ def shaped_veth(rate="8mbit", kind="tbf"):
         _sh(ip, "netns", "del", ns)
 
 
-@pytest.mark.parametrize("kind", ["tbf", "htb"])
-def test_traffic_into_a_shaped_veth_is_network_bound(capsys, kind):
-    with shaped_veth(kind=kind) as (ns, host_if, address):
+def _triage_under_traffic(capsys, kind, rate="8mbit", pace_mbit=0):
+    """(triage result, host interface) while one TCP client sends into the shaped veth."""
+    with shaped_veth(rate=rate, kind=kind) as (ns, host_if, address):
         server = subprocess.Popen([_which("ip"), "netns", "exec", ns, sys.executable, "-c", NET_SERVER,
                                    address], stdout=subprocess.PIPE, universal_newlines=True)
         client = None
         try:
             assert server.stdout.readline().strip() == "ready"
-            client = subprocess.Popen([sys.executable, "-c", NET_CLIENT, address, "20"],
+            client = subprocess.Popen([sys.executable, "-c", NET_CLIENT, address, "20", str(pace_mbit)],
                                       stdout=subprocess.PIPE, universal_newlines=True)
             assert client.stdout.readline().strip() == "ready"
             time.sleep(0.5)
-            result = _run_triage(capsys)
+            return _run_triage(capsys), host_if
         finally:
             _kill([p for p in (client, server) if p is not None])
+
+
+@pytest.mark.parametrize("kind", ["tbf", "htb"])
+def test_traffic_into_a_shaped_veth_is_network_bound(capsys, kind):
+    result, host_if = _triage_under_traffic(capsys, kind)
     assert "network" in result["bound"], result["headline"]
     net_items = [i for i in result["items"] if i["resource"] == "network" and i["level"] == "bound"]
     shaped = [i for i in net_items if i["rule"] == "network.shaped" and i["instance"] == host_if]
@@ -343,6 +367,44 @@ def test_traffic_into_a_shaped_veth_is_network_bound(capsys, kind):
         # htb's root qdisc has no rate of its own: it came from its class (tc -s class show)
         root = [q for q in result["top"]["qdiscs"] if q["dev"] == host_if and q.get("root")]
         assert root and root[0]["kind"] == "htb" and root[0].get("rate_from") == "classes", root
+        # its one class is a leaf at its ceil too, but the link is the bottleneck: named once, as evidence
+        assert not [i for i in result["items"] if i["rule"] == "network.class_saturated"
+                    and i["parts"]["dev"] == host_if], result["headline"]
+        assert [c["class"] for c in shaped[0].get("classes_at_ceil", [])] == ["1:10"]
+
+
+def _our_class(result, host_if, classid):
+    rows = [c for c in result["top"].get("classes", []) if c["dev"] == host_if and c["classid"] == classid]
+    assert rows, "class %s of %s not in the evidence: %s" % (classid, host_if, result["top"].get("classes"))
+    return rows[0]
+
+
+def test_a_saturated_leaf_class_on_a_link_with_room_is_network_bound_by_shaping(capsys):
+    # root 1gbit, our TCP classified (u32, port 5201) into leaf 1:20 with a 20mbit ceil
+    result, host_if = _triage_under_traffic(capsys, "htb-leaf", rate="20mbit")
+    assert "network" in result["bound"], result["headline"]
+    ours = [i for i in result["items"] if i["rule"] == "network.class_saturated"
+            and i["parts"] == {"dev": host_if, "classid": "1:20"}]
+    assert ours and ours[0]["level"] == "bound", [i["title"] for i in result["items"]]
+    item = ours[0]
+    assert item["title"].startswith("by shaping: class 1:20 on %s at " % host_if)
+    assert "of its 20 Mbit ceil" in item["title"]
+    assert item["numbers"]["netclass.%s/1:20.util_pct" % host_if] >= 80
+    assert item["responsible"]["parent"]["class"] == "1:1" and item["responsible"]["parent"]["util_pct"] < 80
+    assert "tc -s filter show dev %s" % host_if in item["fix"]
+    # the link itself has room: no link verdict for it
+    assert not [i for i in result["items"] if i["rule"] in ("network.shaped", "network.link_saturated")
+                and i["instance"] == host_if]
+
+
+def test_a_busy_leaf_class_below_its_ceil_is_not_a_shaping_verdict(capsys):
+    # the same layout, a 50mbit ceil, the client paced to 10 Mbit/s: busy, but a fifth of its ceil
+    result, host_if = _triage_under_traffic(capsys, "htb-leaf", rate="50mbit", pace_mbit=10)
+    leaf = _our_class(result, host_if, "1:20")
+    assert leaf["leaf"] and leaf["kbit_ps"] > 1000, leaf               # the traffic did go through it
+    assert leaf["util_pct"] < 80, leaf
+    assert not [i for i in result["items"] if i.get("parts", {}).get("dev") == host_if
+                or i.get("instance") == host_if], [i["title"] for i in result["items"]]
 
 
 # ---------------------------------------------------------------- idle
