@@ -54,6 +54,7 @@ EXAMPLES = """\
   bootlog --serial-console-log ttyS0.log
                                    a console capture: several boots, no clock
   bootlog /var/lib/wtmpdb/wtmp.db  boots and shutdowns from wtmpdb alone
+  bootlog last.txt                 a saved 'last -xF' output copied off a box
   bootlog --last 5 -v              the last five boots with evidence lines
   bootlog --since -7d --fail-on unclean
                                    monitoring: exit 1 on an unclean end

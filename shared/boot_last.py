@@ -114,6 +114,19 @@ def _line_of(item, number):
     return number, item, None
 
 
+def looks_like_last(text):
+    """Whether ``text`` (the head of a file) is ``last`` output: its trailer
+    (``wtmp begins ...``), or reboot / shutdown lines with a time making up
+    most of its lines (user sessions are the rest of plain ``last``)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return False
+    if any(_TRAILER.match(line) and line.split()[0].endswith("tmp") for line in lines[-3:]):
+        return True
+    ours = sum(1 for line in lines if _PSEUDO.match(line) and _WHEN.search(line))
+    return ours > 0 and ours * 2 >= len(lines)
+
+
 def parse(lines, reference=None, utc=False, warn=None, origin="last"):
     """[LastEntry] in the order of the text (newest first) from ``last`` output lines.
 

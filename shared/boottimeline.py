@@ -1884,6 +1884,9 @@ def timeline(source, journal=True, utc=False, runner_fn=None, files=(), log_dir=
             elif _looks_wtmp(path):
                 pieces = wtmp_pieces(source, [path], plain=True)
                 kind = "wtmp"
+            elif _looks_last(path):
+                pieces = last_pieces(source, utc=utc, outputs=[_plain_last(source, path)])
+                kind = "last"
             else:
                 text = TextInput(source, name, "console", [path], utc=utc, plain=True)
                 pieces = text.pieces()
@@ -2115,6 +2118,51 @@ def _shift(piece, delta):
         piece.end += delta
     piece.events = [(kind, detail, evidence, None if stamp is None else stamp + delta)
                     for kind, detail, evidence, stamp in piece.events]
+
+
+def _looks_last(path):
+    """A saved ``last`` output (``last -xF > last.txt``) given as a file."""
+    from . import boot_last
+    try:
+        stream = textio.open_path(path)
+        try:
+            head = stream.read(64 * 1024)
+        finally:
+            stream.close()
+    except (textio.Unreadable, EOFError, OSError, ValueError):
+        return False
+    if textio.looks_binary(head[:4096]):
+        return False
+    if len(head) == 64 * 1024:          # the trailer is at the end of a long output
+        head = head[:head.rfind(b"\n") + 1]
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(max(0, os.path.getsize(path) - 4096))
+                head += b"\n" + handle.read(4096)
+        except OSError:
+            pass
+    return boot_last.looks_like_last(textio.decode(head))
+
+
+def _plain_last(source, path):
+    """(origin, [Line], mtime) of a plain ``last`` output file, for last_pieces."""
+    lines = []
+    try:
+        stream = textio.open_path(path)
+        try:
+            reader = textio.LineReader(stream)
+            lines = [Line(text, path, number) for number, text in reader]
+            if reader.problem:
+                source.warn("%s: %s" % (path, reader.problem))
+        finally:
+            stream.close()
+    except (textio.Unreadable, EOFError, OSError, ValueError) as error:
+        source.warn("%s: %s" % (path, error))
+    try:
+        mtime = os.path.getmtime(path)
+    except OSError:
+        mtime = None
+    return path, lines, mtime
 
 
 def _looks_wtmpdb(path):

@@ -274,3 +274,21 @@ def test_broken_last_file_is_a_warning_not_a_traceback(tmp_path, capsys, zone):
     assert any("last_reboot" in w and "not last output" in w for w in doc["warnings"])
     # the three newest boots the truncated file still shows
     assert len(doc["result"]["boots"]) == 3
+
+
+@pytest.mark.parametrize("name", ["last", "last_reboot", "last_-wxF"])
+def test_a_saved_last_output_given_as_a_file(zone, capsys, name):
+    """'last -xF > last.txt' copied off a box: bootlog FILE reads it as last output, not as a console log."""
+    zone("UTC")
+    code, out, err = run_tool(bootlog, [os.path.join(BASE, "utc", name), "--utc", "--json"], capsys)
+    doc = json.loads(out)["result"]
+    assert [i["kind"] for i in doc["inputs"]] == ["last"]
+    assert [b["ending"] for b in doc["boots"]] == ENDINGS
+
+
+def test_other_text_is_not_taken_for_last_output():
+    for path in (fixture_path("bootlog", "console", "qemu-debian12-4boots.log"),
+                 fixture_path("bootlog", "rhel8", "var", "log", "messages"),
+                 fixture_path("bootlog", "sos-rhel9", "sos_commands", "logs", "journalctl_--no-pager")):
+        assert not boottimeline._looks_last(path), path
+    assert boottimeline._looks_last(os.path.join(BASE, "utc", "last_shutdown"))     # the trailer alone
