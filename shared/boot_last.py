@@ -127,13 +127,19 @@ def looks_like_last(text):
     return ours > 0 and ours * 2 >= len(lines)
 
 
-def parse(lines, reference=None, utc=False, warn=None, origin="last"):
+_SESSION = re.compile(r"^(?P<user>\S+)\s+(?P<tty>\S+)\s")
+_NOT_USERS = ("reboot", "shutdown", "runlevel", "wtmp", "btmp")
+
+
+def parse(lines, reference=None, utc=False, warn=None, origin="last", sessions=False):
     """[LastEntry] in the order of the text (newest first) from ``last`` output lines.
 
     ``lines``: sources.Line objects, (lineno, text) pairs or strings;
     ``reference``: epoch when the output was taken (year of year-less lines
     when the ``wtmp begins`` trailer is missing; default now); ``utc``: read
-    zone-less times as UTC; ``warn(message)`` gets one line per problem.
+    zone-less times as UTC; ``warn(message)`` gets one line per problem;
+    ``sessions``: also users' login lines (kind "session", ``end`` the logout
+    or None for "crash", "down", "still logged in") -- signs of life.
     """
     raws = []
     trailer = None
@@ -153,6 +159,8 @@ def parse(lines, reference=None, utc=False, warn=None, origin="last"):
                 fields = _when_fields(when) if when else None
                 if fields is not None and ("iso" in fields or fields["year"] is not None):
                     trailer = fields
+            elif sessions:
+                _session(text, lineno, where or origin, raws)
             continue
         when = _WHEN.search(match.group("rest"))
         fields = _when_fields(when) if when else None
@@ -177,12 +185,23 @@ def parse(lines, reference=None, utc=False, warn=None, origin="last"):
         if stamp is None:
             continue
         resolution = 1 if ("iso" in raw.when or raw.when["year"] is not None) else 60
-        end = _end(raw, stamp, resolution, utc) if raw.kind == "boot" else None
+        end = _end(raw, stamp, resolution, utc) if raw.kind in ("boot", "session") else None
         out.append(LastEntry(raw.kind, stamp, raw.kernel, raw.runlevel, raw.lineno, raw.text, end,
                              resolution, "iso" in raw.when and bool(re.search(r"([+-]\d\d:?\d\d|Z)$",
                                                                            raw.when["iso"])),
                              raw.origin))
     return out
+
+
+def _session(text, lineno, origin, raws):
+    """A user's login line (``alice pts/0 192.0.2.10 Tue Jan  2 08:00 - 12:00 (04:00)``) -> raws."""
+    match = _SESSION.match(text)
+    if match is None or match.group("user") in _NOT_USERS:
+        return
+    when = _WHEN.search(text, match.end() - 1)
+    fields = _when_fields(when) if when else None
+    if fields is not None:
+        raws.append(_Raw("session", None, None, lineno, text, origin, fields, text[when.end():]))
 
 
 def same_line(one, other):

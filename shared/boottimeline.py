@@ -1051,7 +1051,7 @@ def last_pieces(source, utc=False, reference=None, outputs=None):
     outputs = last_outputs(source) if outputs is None else outputs
     for number, (origin, lines, mtime) in enumerate(outputs):
         found = boot_last.parse(lines, reference=reference if reference is not None else mtime, utc=utc,
-                                warn=source.warn, origin=origin)
+                                warn=source.warn, origin=origin, sessions=True)
         for position, entry in enumerate(found):
             entries.append((entry, -position, number))
     entries.sort(key=lambda item: item[0].resolution)       # -F / iso outputs first: they win ties
@@ -1064,6 +1064,11 @@ def last_pieces(source, utc=False, reference=None, outputs=None):
     pieces = []
     current = None
     for entry, _, _ in kept:
+        if entry.kind == "session":
+            if current is not None:       # a user logged in: the boot was up then
+                current.end = max(current.end, entry.stamp)
+                current.logouts.append(entry.end)
+            continue
         evidence = findings.Evidence(entry.origin, entry.lineno, entry.text.strip())
         if entry.kind == "boot":
             current = Piece("last", "wtmp")
@@ -1074,10 +1079,16 @@ def last_pieces(source, utc=False, reference=None, outputs=None):
             current.end = entry.stamp
             current.zoneless = not entry.zone_known
             current.last_end = (entry.end, evidence, entry.resolution)
+            current.logouts = []
             pieces.append(current)
         elif current is not None:
             _end_record(current, entry.kind, entry.runlevel, evidence, entry.stamp)
-    if any(entry.kind != "boot" for entry, _, _ in kept):
+    for number, piece in enumerate(pieces):
+        following = pieces[number + 1].start if number + 1 < len(pieces) else None
+        for logout in piece.logouts:      # a logout after the next boot began is clock trouble
+            if logout is not None and piece.start <= logout and (following is None or logout < following):
+                piece.end = max(piece.end, logout)
+    if any(entry.kind in ("shutdown", "runlevel") for entry, _, _ in kept):
         return pieces         # -x output: the shutdown and runlevel lines themselves were read
     for number, piece in enumerate(pieces):
         end, evidence, resolution = piece.last_end

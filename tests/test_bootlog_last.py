@@ -292,3 +292,22 @@ def test_other_text_is_not_taken_for_last_output():
                  fixture_path("bootlog", "sos-rhel9", "sos_commands", "logs", "journalctl_--no-pager")):
         assert not boottimeline._looks_last(path), path
     assert boottimeline._looks_last(os.path.join(BASE, "utc", "last_shutdown"))     # the trailer alone
+
+
+def test_user_sessions_show_how_long_a_crashed_boot_was_seen_up(tmp_path, zone):
+    """Plain 'last' lists logins too: bob logged in on Jan 1 10:05 during boot 2 (his line ends
+    in 'crash'), so boot 2 was up at least until then -- the unclean end is after that."""
+    zone("UTC")
+    entries = boot_last.parse(read("utc", "last"), sessions=True)
+    sessions = [e for e in entries if e.kind == "session"]
+    assert [e.text.split()[0] for e in sessions] == ["carol", "alice", "bob", "alice"]
+    bob = sessions[2]
+    assert bob.end is None and "crash" in bob.text
+    alice = sessions[1]          # Tue Jan  2 08:00 - 12:00 (04:00)
+    assert alice.end - alice.stamp == 4 * 3600
+    assert [e.kind for e in boot_last.parse(read("utc", "last"))].count("session") == 0   # opt-in
+    _, line = judged(sos_bundle(tmp_path))
+    boots = [b.to_dict() for b in line.boots]
+    assert [b["ending"] for b in boots] == ENDINGS
+    assert boots[1]["end_epoch"] == bob.stamp == 1704103500             # 2024-01-01 10:05 UTC
+    assert boots[2]["end_epoch"] >= alice.end                           # alice's logout during boot 3
