@@ -307,27 +307,6 @@ def neutral_name(job_id, name):
     return "upload-%s%s" % (job_id, _suffix(name or ""))
 
 
-def scrub_name(name, scrubber, hostnames):
-    """An uploaded file's name through ``scrubber``.  sos glues the hostname into
-    its archive names (sosreport-web1-2024-...), where the scrubber's word
-    boundaries (a hyphen belongs to a hostname) do not see it, so the bundle's
-    own hostnames, short names and domains are replaced here wherever no letter
-    or digit continues them; addresses and secrets as everywhere."""
-    words = set()
-    for host in hostnames:
-        host = (host or "").strip()
-        words.add(host)
-        if "." in host:
-            short, _, domain = host.partition(".")
-            words.update((short, domain))
-    words = sorted((w for w in words if len(w) >= 3 and w.lower() not in ("localhost", "localhost.localdomain")),
-                   key=lambda w: (-len(w), w))
-    if words:
-        pattern = re.compile(r"(?<![A-Za-z0-9])(%s)(?![A-Za-z0-9])" % "|".join(re.escape(w) for w in words), re.I)
-        name = pattern.sub(lambda match: scrubber.scrub(match.group(1)), name)
-    return scrubber.scrub(name)
-
-
 def _map_text(scrubber, shown, name):
     """The owner's key: the scrubber's tokens, then the name shown and the uploaded file's name."""
     return (scrubber.mapping_text() if scrubber is not None else "") + "%s\t%s\n" % (shown, name)
@@ -355,7 +334,7 @@ def _analyze_upload(upload, report_dir, settings, name=None, scrub_map=None):
     shown = None
     if scrub_map:
         scrubber = report_fleet.new_scrubber(hostnames)
-        shown = scrub_name(name or "bundle", scrubber, hostnames)
+        shown = scrubber.scrub_name(name or "bundle")      # sos archive names carry the host
         # the upload's path becomes a neutral name (nothing in it to scrub), is scrubbed with the
         # rest, then becomes the scrubbed file name (scrubbing that again would re-token it)
         neutral = neutral_name(os.path.basename(report_dir), name)

@@ -121,9 +121,27 @@ class Scrubber(object):
             if entries:
                 alternatives = "|".join(re.escape(value) for value, _ in entries)
                 self._compiled = re.compile(r"(?<![\w-])(%s)(?![\w-])" % alternatives, re.I)
+                # in file names '-', '_' and '.' glue words together: only a letter or
+                # digit continues one there (sosreport-web1-2024-..., not web10)
+                self._compiled_name = re.compile(r"(?<![A-Za-z0-9])(%s)(?![A-Za-z0-9])" % alternatives, re.I)
             else:
-                self._compiled = False
+                self._compiled = self._compiled_name = False
         return self._compiled
+
+    def _replace_word(self, match):
+        value = match.group(1)
+        kind = self._kinds[value.lower()]
+        if kind == "host" and "." in value:
+            short, _, domain = value.partition(".")
+            return self.token("host", short.lower()) + "." + self.token("domain", domain.lower())
+        return self.token(kind, value.lower() if kind in ("host", "domain") else value)
+
+    def scrub_name(self, name):
+        """A file name: the known words also where a hyphen or underscore glues them
+        to the rest (sos names its archives sosreport-HOST-...), then what scrub() replaces."""
+        if name and self._word_pattern():
+            name = self._compiled_name.sub(self._replace_word, name)
+        return self.scrub(name)
 
     def scrub(self, text):
         """Return text with every identifying value replaced."""
@@ -133,14 +151,7 @@ class Scrubber(object):
             text = pattern.sub(lambda m: m.group(1) + SECRET_MASK, text)
         words = self._word_pattern()
         if words:
-            def replace_word(match):
-                value = match.group(1)
-                kind = self._kinds[value.lower()]
-                if kind == "host" and "." in value:
-                    short, _, domain = value.partition(".")
-                    return self.token("host", short.lower()) + "." + self.token("domain", domain.lower())
-                return self.token(kind, value.lower() if kind in ("host", "domain") else value)
-            text = words.sub(replace_word, text)
+            text = words.sub(self._replace_word, text)
         text = _MAC.sub(lambda m: m.group(1) if m.group(1).lower() in ("00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff")
                         else self.token("mac", m.group(1).lower()), text)
         text = _IPV4.sub(lambda m: m.group(1) if _keep_ipv4(m.group(1)) else self.token("ipv4", m.group(1)), text)
